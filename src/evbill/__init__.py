@@ -1,0 +1,3 @@
+"""evbill: billing and payments for EV charging."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m evbill` runs the command line."""
+
+from evbill.cli import main
+
+main()

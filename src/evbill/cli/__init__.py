@@ -1,0 +1,14 @@
+"""The `evbill` command line. Each command lives in its own module and registers on `app`."""
+
+from __future__ import annotations
+
+# Importing a command module registers its commands on `app`.
+from evbill.cli import version as _version  # noqa: F401
+from evbill.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]
