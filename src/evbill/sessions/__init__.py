@@ -1,0 +1,1 @@
+"""Charging sessions: the state machine, the domain commands and the session service."""
