@@ -1,0 +1,1 @@
+"""Payments: the provider interface, the sandbox and Stripe adapters, retries and webhooks."""

@@ -1,0 +1,1 @@
+"""Payment provider adapters: `sandbox` (built in) and `stripe` (the official SDK)."""
