@@ -5,10 +5,14 @@ nothing else, and turns the results back into protocol answers. No OCPP type cro
 
 Every command that can arrive twice carries what makes it unique (`dedup_key`): the service
 answers a repeat with the first answer and changes nothing.
+
+Changes (sessions service owner): `RecordMeterValues.dedup_key` and `StopSession.dedup_key`
+added; `SessionDetail`/`SampleView`/`CdrView` read models added beside `SessionView`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -196,6 +200,13 @@ class RecordMeterValues:
     seq_no: int | None = None  # 2.x TransactionEvent seqNo
     trigger_reason: str | None = None  # 2.x TriggerReasonEnumType, kept for the audit trail
 
+    @property
+    def dedup_key(self) -> str:
+        if self.seq_no is not None and self.transaction_id is not None:
+            return f"{self.station_id}|tx|{self.transaction_id}|seq|{self.seq_no}"
+        digest = hashlib.sha256(repr(self.readings).encode("utf-8")).hexdigest()[:32]
+        return f"{self.station_id}|mv|{self.evse_id}|{self.transaction_id or ''}|{digest}"
+
 
 @dataclass(frozen=True, slots=True)
 class StopSession:
@@ -214,6 +225,11 @@ class StopSession:
     evse_id: int | None = None
     connector_id: int | None = None
     meter_start_wh: Decimal | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        # One stop per transaction: a re-sent stop (any seqNo) gets the first answer.
+        return f"{self.station_id}|tx|{self.transaction_id}|stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +264,41 @@ class SessionView:
     flags: tuple[str, ...] = field(default_factory=tuple)
     total_cost_incl_vat: Decimal | None = None
     currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleView:
+    """One stored meter sample of a session (in time order in `SessionDetail.samples`)."""
+
+    at: datetime
+    context: str
+    energy_wh: Decimal | None
+    power_w: Decimal | None = None
+    current_a: Decimal | None = None
+    soc_percent: Decimal | None = None
+    in_session: bool = True  # False: kept, but after the stop (or before the start)
+
+
+@dataclass(frozen=True, slots=True)
+class CdrView:
+    cdr_id: str
+    currency: str
+    total_cost_excl_vat: Decimal
+    total_cost_incl_vat: Decimal | None
+    total_energy_wh: Decimal
+    energy_source: str  # "meter" or "signed" (the OCMF begin/end difference)
+    ocpi: str  # the OCPI CDR JSON as stored
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    """One session with its samples, signed meter data (verbatim) and CDR."""
+
+    session: SessionView
+    samples: tuple[SampleView, ...]
+    signed_data: tuple[str, ...]
+    cdr: CdrView | None
+    review_note: str | None = None
 
 
 class SessionCommands(Protocol):

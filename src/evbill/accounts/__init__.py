@@ -1,0 +1,1 @@
+"""Accounts: charging stations (with hashed OCPP passwords) and the id tokens drivers use."""

@@ -1,0 +1,117 @@
+"""Station registry: add stations with their EVSEs, time zone and hashed OCPP password, and
+check a station's password when it connects (security profile 1)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from evbill.accounts.passwords import hash_password, verify_password
+from evbill.store.database import Database
+from evbill.store.tables import ConnectorRow, EvseRow, StationRow
+
+__all__ = ["StationError", "StationRegistry", "check_time_zone"]
+
+log = logging.getLogger(__name__)
+
+
+class StationError(ValueError):
+    """A station that cannot be added or changed (duplicate id, bad zone, bad EVSE count)."""
+
+
+def check_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StationError(f"time_zone: {name!r} is not an IANA time zone") from None
+    return name
+
+
+class StationRegistry:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        station_id: str,
+        *,
+        time_zone: str,
+        now: datetime,
+        password: str | None = None,
+        evses: int = 1,
+        connectors_per_evse: int = 1,
+        address: str | None = None,
+        operator: str | None = None,
+        meter_public_key: str | None = None,
+    ) -> StationRow:
+        """Register a station with EVSEs 1..`evses`, each with `connectors_per_evse` connectors."""
+        if not station_id or len(station_id) > 48 or any(c in station_id for c in "/ \t"):
+            raise StationError(
+                f"station_id: {station_id!r} must be 1 to 48 characters without '/' or spaces"
+            )
+        if not 0 <= evses <= 64 or not 1 <= connectors_per_evse <= 8:
+            raise StationError(f"evses: {evses} EVSEs of {connectors_per_evse} is out of range")
+        row = StationRow(
+            id=station_id, time_zone=check_time_zone(time_zone), address=address,
+            operator=operator, meter_public_key=meter_public_key,
+            password_hash=hash_password(password) if password is not None else None,
+            auto_registered=False, connected=False, created_at=now,
+        )  # fmt: skip
+        with self._db.sessions() as s, s.begin():
+            if s.get(StationRow, station_id) is not None:
+                raise StationError(f"station_id: station {station_id!r} is already registered")
+            s.add(row)
+            s.flush()
+            for evse in range(1, evses + 1):
+                s.add(EvseRow(station_id=station_id, evse_id=evse))
+                for connector in range(1, connectors_per_evse + 1):
+                    s.add(ConnectorRow(
+                        station_id=station_id, evse_id=evse, connector_id=connector,
+                        status="Unknown",
+                    ))  # fmt: skip
+        log.info("station.added station_id=%s evses=%d tz=%s", station_id, evses, time_zone)
+        return row
+
+    def set_password(self, station_id: str, password: str) -> None:
+        hashed = hash_password(password)
+        with self._db.sessions() as s, s.begin():
+            row = s.get(StationRow, station_id)
+            if row is None:
+                raise StationError(f"station_id: station {station_id!r} is not registered")
+            row.password_hash = hashed
+
+    def set_meter_key(self, station_id: str, public_key: str, evse_id: int | None = None) -> None:
+        """Register the meter's OCMF public key for the station, or for one EVSE."""
+        with self._db.sessions() as s, s.begin():
+            row = s.get(StationRow, station_id)
+            if row is None:
+                raise StationError(f"station_id: station {station_id!r} is not registered")
+            if evse_id is None:
+                row.meter_public_key = public_key
+                return
+            evse = s.query(EvseRow).filter_by(station_id=station_id, evse_id=evse_id).first()
+            if evse is None:
+                evse = EvseRow(station_id=station_id, evse_id=evse_id)
+                s.add(evse)
+            evse.meter_public_key = public_key
+
+    def check_password(self, station_id: str, password: str) -> bool:
+        """True when the station exists, has a password, and `password` matches it.
+
+        A station without a stored password never passes: profile 1 needs one.
+        """
+        with self._db.read_sessions() as s:
+            row = s.get(StationRow, station_id)
+            stored = None if row is None else row.password_hash
+        ok = stored is not None and verify_password(password, stored)
+        log.info("station.auth station_id=%s ok=%s", station_id, ok)
+        return ok
+
+    def get(self, station_id: str) -> StationRow | None:
+        with self._db.read_sessions() as s:
+            return s.get(StationRow, station_id)
+
+    def list(self) -> list[StationRow]:
+        with self._db.read_sessions() as s:
+            return list(s.query(StationRow).order_by(StationRow.id))

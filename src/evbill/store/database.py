@@ -1,0 +1,92 @@
+"""Engines and sessions: one `Database` per process, from a URL, with per-backend settings.
+
+SQLite gets foreign keys, WAL and a busy timeout so that the gateway and an operator CLI can
+share the file; PostgreSQL gets a pre-ping pool. `Database.open()` refuses a database whose
+migrations are behind (see `evbill.store.migrate`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["WRITE_OPTION", "Database", "make_engine"]
+
+#: Execution option marking a connection that will write (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "evbill_write"
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Driver-level autocommit: SQLAlchemy's "begin" hook below emits BEGIN IMMEDIATE, so a
+    # unit of work takes the write lock up front instead of failing on a lock upgrade.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the lock at BEGIN (no deadlock on upgrade); readers never wait for them.
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for `url`; creates the SQLite file's directory when needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """An engine and its session factories: `sessions` for writing, `read_sessions` for reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            bind=engine.execution_options(**{WRITE_OPTION: True}),
+            expire_on_commit=False,
+            autoflush=False,
+        )
+        self.read_sessions: sessionmaker[Session] = sessionmaker(
+            bind=engine, expire_on_commit=False, autoflush=False
+        )
+
+    @classmethod
+    def open(cls, url: str, *, check_schema: bool = True, echo: bool = False) -> Database:
+        """Connect to `url`; raise `SchemaBehind` unless the schema is at the code's head."""
+        engine = make_engine(url, echo=echo)
+        if check_schema:
+            from evbill.store.migrate import check_schema as _check
+
+            try:
+                _check(engine)
+            except Exception:
+                engine.dispose()
+                raise
+        return cls(engine)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the evbill schema (run with `evbill db upgrade`)."""
