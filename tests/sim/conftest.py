@@ -27,8 +27,8 @@ from ocpp.v21 import call_result as res21
 from ocpp.v201 import ChargePoint as Cp201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as res201
-from websockets.exceptions import ConnectionClosed
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 PASSWORD = "s3cret-station-pw"
