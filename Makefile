@@ -4,7 +4,20 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean system-deps
+
+# Debian packages the project needs beyond Python: a real Chromium for the portal's browser
+# tests, poppler for looking at rendered PDFs, pango/fonts for WeasyPrint. Installed only when
+# missing (CI and fresh machines run as root).
+SYSTEM_PACKAGES := chromium chromium-driver poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +28,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/evbill demo
 
-test: lint typecheck unit
+test: system-deps lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
