@@ -29,6 +29,7 @@ from ocpp.charge_point import (
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 from ocpp.routing import on as _ocpp_on
+from websockets.exceptions import ConnectionClosed
 
 from evbill.ocpp import errors
 from evbill.sessions.commands import IdToken, SessionCommands
@@ -255,6 +256,8 @@ class StationConnection(ChargePoint):  # type: ignore[misc]
         action = type(payload).__name__
         try:
             return await self.call(payload, suppress=False)
+        except ConnectionClosed:
+            raise errors.StationNotConnected(self.station_id) from None
         except TimeoutError:
             raise errors.StationCallTimeout(
                 self.station_id, action, self._response_timeout
