@@ -91,6 +91,7 @@ class _Session:
         self.stop = stop
         self.battery = BatteryState(plan.vehicle)
         self.charging_state = ChargingState.CHARGING
+        self.outage_open = False  # a planned offline period is in progress
         self.outcome = SessionOutcome(station.config.station_id, plan.evse_id, "Accepted")
 
     @property
@@ -132,9 +133,11 @@ class _Session:
         for window in self.plan.offline:
             if before_s < window.after_s <= after_s:
                 await self.station.go_offline()
+                self.outage_open = True
             end = window.after_s + window.duration_s
             if before_s < end <= after_s:
                 await self.station.come_online()
+                self.outage_open = False
         for drop_at in self.plan.drop_after_s:
             if before_s < drop_at <= after_s:
                 await self.station.drop()
@@ -221,6 +224,8 @@ async def _finish(s: _Session, tx: Transaction) -> None:
     s.outcome.stop_reason = reason
     offline = not st.online
     await s.send(lambda: st.dialect.stop(tx, end, reason, offline))
+    if s.outage_open:  # the car left during the outage; the network comes back now
+        await st.come_online()
     await st.status(plan.evse_id, ConnectorState.FINISHING)
     await st.status(plan.evse_id, ConnectorState.AVAILABLE)
 

@@ -13,8 +13,7 @@ from typing import Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from evbill.metering.ocmf_crypto import derive_private_key, public_key_hex
-from evbill.metering.ocmf_sign import sign_ocmf
+from evbill.metering.ocmf import derive_private_key, public_key_hex, sign_ocmf
 from evbill.sessions.commands import ReadingContext
 from evbill.sim.dialects import SignedValue
 
