@@ -1,0 +1,74 @@
+"""The engine's working unit: a stretch of a session over which no restriction changes its answer.
+
+Both front ends (CDR periods, meter timelines) reduce a session to segments; the engine prices
+segments. A segment carries the state at its start (what restrictions look at) and its volumes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+__all__ = ["Segment", "local_fields"]
+
+ZERO = Decimal(0)
+
+
+def local_fields(instant: datetime, zone: ZoneInfo) -> tuple[int, int, int]:
+    """(proleptic ordinal of the local date, weekday 0=Monday, whole seconds of the local day)."""
+    local = instant.astimezone(zone)
+    return (local.toordinal(), local.weekday(),
+            local.hour * 3600 + local.minute * 60 + local.second)
+
+
+class Segment:
+    """Mutable while a front end builds it; the engine treats it as read-only."""
+
+    __slots__ = (
+        "charging_s",
+        "current_max",
+        "current_min",
+        "day",
+        "elapsed_s",
+        "energy_before_wh",
+        "energy_wh",
+        "parking_s",
+        "power_max_kw",
+        "power_min_kw",
+        "reservation",
+        "reservation_s",
+        "second_of_day",
+        "source_index",
+        "start",
+        "weekday",
+    )
+
+    def __init__(
+        self,
+        start: datetime,
+        local: tuple[int, int, int],
+        elapsed_s: Decimal | int,
+        energy_before_wh: Decimal,
+        *,
+        energy_wh: Decimal = ZERO,
+        charging_s: Decimal = ZERO,
+        parking_s: Decimal = ZERO,
+        reservation_s: Decimal = ZERO,
+        reservation: bool = False,
+        power: tuple[Decimal | None, Decimal | None] = (None, None),
+        current: tuple[Decimal | None, Decimal | None] = (None, None),
+        source_index: int = -1,
+    ) -> None:
+        self.start = start
+        self.day, self.weekday, self.second_of_day = local
+        self.elapsed_s = elapsed_s  # seconds since the charging session started
+        self.energy_before_wh = energy_before_wh  # session energy before this segment
+        self.energy_wh = energy_wh
+        self.charging_s = charging_s
+        self.parking_s = parking_s
+        self.reservation_s = reservation_s
+        self.reservation = reservation
+        self.power_min_kw, self.power_max_kw = power
+        self.current_min, self.current_max = current
+        self.source_index = source_index  # index of the CDR period it came from, if any
