@@ -1,0 +1,176 @@
+"""Finishing a session: signed energy, the tariff in force at start, rating, the stored CDR.
+
+Runs inside the caller's unit of work. It never loses a session: when signed data does not
+verify, no tariff applies, or rating fails, the session stays `finished` with a flag and a
+note, and no CDR is written. Running it again (late samples, a late start) re-rates and
+replaces the CDR with a higher revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from evbill.money import MoneyError
+from evbill.rating import MeterSample, RatingError, rate_timeline
+from evbill.sessions.recording import add_flag, clear_flags
+from evbill.sessions.signed import SignedEnergy, SignedRecord, signed_energy
+from evbill.sessions.state import SessionFlag, SessionState, transition
+from evbill.sessions.timeline import Point, Timeline, build_timeline, pin_to_signed
+from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow
+from evbill.store.uow import UnitOfWork
+from evbill.tariffs import TariffError, dumps, loads, parse_tariff
+
+__all__ = ["cdr_id_for", "finish_session"]
+
+log = logging.getLogger(__name__)
+
+#: Flags that finishing decides afresh each time it runs.
+_FINISH_FLAGS = (
+    SessionFlag.NO_TARIFF,
+    SessionFlag.RATING_FAILED,
+    SessionFlag.SIGNATURE_INVALID,
+    SessionFlag.SIGNED_DATA_INCOMPLETE,
+    SessionFlag.NO_ENERGY_READINGS,
+)
+
+
+def cdr_id_for(row: SessionRow) -> str:
+    """A session's CDR id: stable across re-rating, unique, within OCPI's 39 characters."""
+    return f"EVB{row.id:010d}"
+
+
+def _timeline(uow: UnitOfWork, row: SessionRow) -> Timeline:
+    points = [
+        Point(s.at, s.energy_wh, s.power_w, s.current_a, s.charging)
+        for s in uow.sessions.samples(row.id)
+    ]
+    return build_timeline(row.started_at, row.stopped_at, row.meter_start_wh,
+                          row.meter_stop_wh, points)  # fmt: skip
+
+
+def _registered_key(uow: UnitOfWork, row: SessionRow) -> str | None:
+    evse = uow.stations.evse(row.station_id, row.evse_id)
+    if evse is not None and evse.meter_public_key:
+        return evse.meter_public_key
+    station = uow.stations.get(row.station_id)
+    return station.meter_public_key if station is not None else None
+
+
+def _signed(uow: UnitOfWork, row: SessionRow, signed: list[SignedMeterDataRow]) -> SignedEnergy:
+    records = [SignedRecord(s.at, s.context, s.encoding, s.signed_data, s.public_key)
+               for s in signed]  # fmt: skip
+    return signed_energy(records, _registered_key(uow, row))
+
+
+def _signed_data_json(signed: list[SignedMeterDataRow], key: str | None) -> dict[str, Any]:
+    """OCPI 2.2.1 SignedData: every record verbatim, begin first."""
+    values = []
+    for index, record in enumerate(signed):
+        nature = "Start" if index == 0 else "End" if index == len(signed) - 1 else "Intermediate"
+        parts = record.signed_data.split("|")
+        plain = parts[1] if len(parts) == 3 else ""
+        values.append({"nature": nature, "plain_data": plain, "signed_data": record.signed_data})
+    out: dict[str, Any] = {"encoding_method": signed[0].encoding, "signed_values": values}
+    if key:
+        out["public_key"] = key
+    return out
+
+
+def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime) -> None:
+    """Bring a stopped session to `rated` (CDR stored) or leave it `finished` and flagged."""
+    state = SessionState(row.state)
+    if state is SessionState.RATED:
+        state = transition(state, SessionState.FINISHED)
+    row.state = transition(state, SessionState.FINISHED).value
+    row.updated_at = now
+    clear_flags(row, _FINISH_FLAGS)
+    timeline = _timeline(uow, row)
+    if not timeline.points:
+        row.energy_wh = Decimal(0)
+        add_flag(row, SessionFlag.NO_ENERGY_READINGS, "no meter reading at all")
+        return
+    row.energy_wh, row.energy_source = timeline.energy_wh, "meter"
+    signed = list(uow.sessions.signed_data(row.id))
+    key = None
+    if signed:
+        verdict = _signed(uow, row, signed)
+        if not verdict.ok or verdict.begin_wh is None or verdict.end_wh is None:
+            assert verdict.flag is not None
+            add_flag(row, verdict.flag, verdict.reason)  # never billed on unsigned numbers
+            return
+        timeline = pin_to_signed(timeline, verdict.begin_wh, verdict.end_wh)
+        row.energy_wh, row.energy_source = timeline.energy_wh, "signed"
+        key = _registered_key(uow, row) or signed[0].public_key
+    _rate(uow, row, timeline, signed, key, now)
+
+
+def _rate(
+    uow: UnitOfWork,
+    row: SessionRow,
+    timeline: Timeline,
+    signed: list[SignedMeterDataRow],
+    key: str | None,
+    now: datetime,
+) -> None:
+    tariff_row = uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at)
+    if tariff_row is None:
+        add_flag(row, SessionFlag.NO_TARIFF,
+                 f"no tariff assigned to {row.station_id} EVSE {row.evse_id} "
+                 f"at {row.started_at.isoformat()}")  # fmt: skip
+        return
+    samples = [
+        MeterSample(p.at, p.energy_wh, p.power_w, p.current_a, bool(p.charging))
+        for p in timeline.points
+        if p.energy_wh is not None
+    ]
+    try:
+        tariff = parse_tariff(loads(tariff_row.ocpi_json))
+        priced = rate_timeline(tariff, row.time_zone, samples, cdr_id=cdr_id_for(row),
+                               reservation=row.reservation_id is not None)  # fmt: skip
+        ocpi = priced.to_ocpi()
+    except (TariffError, RatingError, MoneyError, ArithmeticError) as exc:
+        add_flag(row, SessionFlag.RATING_FAILED, f"tariff {tariff_row.tariff_id}: {exc}")
+        return
+    _enrich(ocpi, row, signed, key)
+    total = priced.total_cost
+    cdr = uow.cdrs.for_session(row.id)
+    if cdr is None:
+        cdr = uow.cdrs.add(CdrRow(id=cdr_id_for(row), session_id=row.id, revision=1,
+                                  created_at=now))  # fmt: skip
+    else:
+        cdr.revision += 1
+    cdr.currency = tariff.currency
+    cdr.total_cost_excl_vat = total.excl_vat.amount
+    cdr.total_cost_incl_vat = total.incl_vat.amount
+    cdr.total_energy_wh = timeline.energy_wh
+    cdr.energy_source = row.energy_source
+    cdr.ocpi_json = dumps(ocpi, indent=None)
+    cdr.tariff_pk = tariff_row.pk
+    cdr.updated_at = now
+    row.tariff_pk = tariff_row.pk
+    row.state = transition(SessionState.FINISHED, SessionState.RATED).value
+    log.info("session.rated session_id=%s cdr_id=%s total_excl_vat=%s currency=%s revision=%d",
+             row.id, cdr.id, cdr.total_cost_excl_vat, cdr.currency, cdr.revision)  # fmt: skip
+
+
+def _enrich(
+    ocpi: dict[str, Any], row: SessionRow, signed: list[SignedMeterDataRow], key: str | None
+) -> None:
+    """Fill what only the session knows into the CDR, leaving what rating wrote alone."""
+    if not ocpi.get("session_id"):
+        ocpi["session_id"] = str(row.id)
+    if row.id_token and not ocpi.get("cdr_token"):
+        ocpi["cdr_token"] = {"uid": row.id_token, "type": _ocpi_token_type(row.id_token_type),
+                             "contract_id": row.id_token}  # fmt: skip
+    if not ocpi.get("auth_method"):
+        ocpi["auth_method"] = "WHITELIST" if row.id_token else "AUTH_REQUEST"
+    if signed:
+        ocpi["signed_data"] = _signed_data_json(signed, key)
+
+
+def _ocpi_token_type(ocpp_type: str | None) -> str:
+    return {"ISO14443": "RFID", "ISO15693": "RFID", "eMAID": "APP_USER",
+            "Central": "APP_USER"}.get(ocpp_type or "", "OTHER")  # fmt: skip

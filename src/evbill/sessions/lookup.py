@@ -1,0 +1,44 @@
+"""Lookups every session command needs: the station (or a clear error) and a token's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from evbill.accounts.tokens import normalize_token
+from evbill.config import Settings
+from evbill.sessions.authorization import TokenRecord, decide
+from evbill.sessions.commands import AuthorizationResult, IdToken, IdTokenType
+from evbill.store.tables import StationRow
+from evbill.store.uow import UnitOfWork
+
+__all__ = ["SessionError", "UnknownStation", "authorize_token", "require_station"]
+
+
+class SessionError(RuntimeError):
+    """A session command that cannot be applied."""
+
+
+class UnknownStation(SessionError):
+    """A command from a station that is not registered (and was not auto-registered)."""
+
+
+def require_station(uow: UnitOfWork, station_id: str) -> StationRow:
+    station = uow.stations.get(station_id)
+    if station is None:
+        raise UnknownStation(f"station_id: station {station_id!r} is not registered")
+    return station
+
+
+def authorize_token(
+    uow: UnitOfWork, token: IdToken | None, at: datetime, settings: Settings
+) -> AuthorizationResult:
+    """Look the token up (see `evbill.sessions.authorization` for the policy) and decide."""
+    record = None
+    if token is not None and token.type is not IdTokenType.NO_AUTHORIZATION:
+        value = normalize_token(token.value, token.type)
+        row = uow.tokens.find(value, token.type.value)
+        if row is None and token.type is IdTokenType.ISO14443:
+            row = uow.tokens.find(value) or uow.tokens.find(token.value.strip())
+        if row is not None:
+            record = TokenRecord(row.status, row.group_id, row.expires_at)
+    return decide(token, record, at, accept_no_authorization=settings.accept_no_authorization)

@@ -1,0 +1,192 @@
+"""Start, meter values and stop, each applied inside one unit of work (no commit here).
+
+Sessions are rebuilt from timestamps: a message may arrive late, twice, or before the one
+that logically precedes it. A stop or samples for a transaction nobody started create the
+session (flagged); a start that arrives later fills it in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from evbill.config import Settings
+from evbill.sessions.commands import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    IdToken,
+    IdTokenType,
+    MeterReading,
+    ReadingContext,
+    RecordMeterValues,
+    StartResult,
+    StartSession,
+    StopResult,
+    StopSession,
+    TransactionEventRecorded,
+)
+from evbill.sessions.finish import finish_session
+from evbill.sessions.lookup import authorize_token, require_station
+from evbill.sessions.recording import add_flag, charging_of, clear_flags, record_readings
+from evbill.sessions.state import SessionFlag, SessionState, state_for_charging, transition
+from evbill.sessions.timeline import in_span
+from evbill.store.tables import SessionRow, StationRow
+from evbill.store.uow import UnitOfWork
+
+__all__ = ["apply_meter_values", "apply_start", "apply_stop"]
+
+_OPEN = (SessionState.PENDING, SessionState.CHARGING, SessionState.SUSPENDED,
+         SessionState.PARKED)  # fmt: skip
+
+
+def _new_session(
+    uow: UnitOfWork, station: StationRow, evse_id: int, connector_id: int,
+    transaction_id: str | None, started_at: datetime, now: datetime,
+) -> SessionRow:  # fmt: skip
+    row = uow.sessions.add(SessionRow(
+        station_id=station.id, evse_id=evse_id, connector_id=connector_id,
+        transaction_id=transaction_id, state=SessionState.PENDING.value,
+        started_at=started_at, energy_wh=Decimal(0), energy_source="meter",
+        time_zone=station.time_zone, start_received=False, stop_received=False, flags=[],
+        created_at=now, updated_at=now,
+    ))  # fmt: skip
+    uow.flush()
+    if transaction_id is None:  # 1.6: we issue the integer transactionId
+        candidate = row.id
+        while uow.sessions.by_transaction(station.id, str(candidate)) is not None:
+            candidate += 1  # a station-made id (stop without start) took this number
+        row.transaction_id = str(candidate)
+        uow.flush()
+    return row
+
+
+def _set_token(row: SessionRow, token: IdToken | None, auth: AuthorizationResult) -> None:
+    if token is not None and token.type is not IdTokenType.NO_AUTHORIZATION:
+        row.id_token, row.id_token_type = token.value, token.type.value
+    row.authorization_status = auth.status.value
+    if auth.status is not AuthorizationStatus.ACCEPTED:
+        add_flag(row, SessionFlag.AUTHORIZATION_REJECTED,
+                 f"token {auth.status.value}: {auth.reason or ''}".rstrip(": "))  # fmt: skip
+
+
+def _boundary(value: Decimal | None, at: datetime, context: ReadingContext) -> MeterReading | None:
+    return None if value is None else MeterReading(at=at, energy_wh=value, context=context)
+
+
+def apply_start(
+    uow: UnitOfWork, cmd: StartSession, now: datetime, settings: Settings
+) -> StartResult:
+    station = require_station(uow, cmd.station_id)
+    auth = authorize_token(uow, cmd.id_token, cmd.started_at, settings)
+    row = None
+    if cmd.transaction_ref is not None:
+        row = uow.sessions.by_transaction(station.id, cmd.transaction_ref, for_update=True)
+    if row is None:
+        row = _new_session(uow, station, cmd.evse_id, cmd.connector_id, cmd.transaction_ref,
+                           cmd.started_at, now)  # fmt: skip
+    elif row.start_received:  # the same transaction started twice under different keys
+        return StartResult(row.transaction_id or "", auth)
+    row.evse_id, row.connector_id, row.started_at = cmd.evse_id, cmd.connector_id, cmd.started_at
+    if cmd.meter_start_wh is not None:
+        row.meter_start_wh = cmd.meter_start_wh
+    row.reservation_id = cmd.reservation_id
+    row.start_received, row.updated_at = True, now
+    clear_flags(row, (SessionFlag.START_MISSING, SessionFlag.STOP_WITHOUT_START))
+    _set_token(row, cmd.id_token, auth)
+    begin = _boundary(cmd.meter_start_wh, cmd.started_at, ReadingContext.TRANSACTION_BEGIN)
+    readings = (*cmd.readings, *([begin] if begin else []))
+    record_readings(uow, row, station.id, cmd.evse_id, readings,
+                    charging_of(cmd.charging_state), now)  # fmt: skip
+    uow.flush()
+    uow.sessions.adopt_orphan_samples(row)
+    if SessionState(row.state) in _OPEN:
+        last, seq = row.last_seq_no, cmd.seq_no
+        stale = seq is not None and last is not None and seq < last
+        if not stale:  # updates sent before the start (out of order) already set the state
+            target = state_for_charging(cmd.charging_state) if cmd.charging_state else None
+            row.state = transition(SessionState(row.state), target or SessionState.CHARGING).value
+            row.last_seq_no = cmd.seq_no
+    else:  # the stop came first: now that the start is known, rate again
+        uow.flush()
+        finish_session(uow, row, now)
+    return StartResult(row.transaction_id or "", auth)
+
+
+def _session_for_samples(
+    uow: UnitOfWork, station: StationRow, cmd: RecordMeterValues, now: datetime
+) -> SessionRow | None:
+    if cmd.transaction_id is None:
+        first = min((r.at for r in cmd.readings), default=None)
+        return None if first is None else uow.sessions.covering(station.id, cmd.evse_id, first)
+    row = uow.sessions.by_transaction(station.id, cmd.transaction_id, for_update=True)
+    if row is None:  # samples before (or without) the start: keep them in a placeholder
+        first = min((r.at for r in cmd.readings), default=now)
+        row = _new_session(uow, station, cmd.evse_id, 0, cmd.transaction_id, first, now)
+        add_flag(row, SessionFlag.START_MISSING, "meter values before any start")
+    elif not row.start_received:
+        row.started_at = min([row.started_at, *(r.at for r in cmd.readings)])
+    return row
+
+
+def apply_meter_values(
+    uow: UnitOfWork, cmd: RecordMeterValues, now: datetime
+) -> TransactionEventRecorded:
+    station = require_station(uow, cmd.station_id)
+    row = _session_for_samples(uow, station, cmd, now)
+    added = record_readings(uow, row, station.id, cmd.evse_id, cmd.readings,
+                            charging_of(cmd.charging_state), now)  # fmt: skip
+    if row is None:
+        return TransactionEventRecorded(cmd.transaction_id or "")
+    row.updated_at = now
+    state = SessionState(row.state)
+    newest = cmd.seq_no is None or row.last_seq_no is None or cmd.seq_no > row.last_seq_no
+    if state in _OPEN and cmd.charging_state is not None and newest:
+        target = state_for_charging(cmd.charging_state)
+        if target is not None:
+            row.state = transition(state, target).value
+        row.last_seq_no = cmd.seq_no if cmd.seq_no is not None else row.last_seq_no
+    elif state not in _OPEN and any(in_span(at, row.started_at, row.stopped_at) for at in added):
+        uow.flush()
+        finish_session(uow, row, now)  # late samples inside the span: rate again
+    return _event_answer(uow, row)
+
+
+def _event_answer(uow: UnitOfWork, row: SessionRow) -> TransactionEventRecorded:
+    cdr = uow.cdrs.for_session(row.id) if row.state == SessionState.RATED else None
+    if cdr is None:
+        return TransactionEventRecorded(row.transaction_id or "")
+    return TransactionEventRecorded(row.transaction_id or "", None,
+                                    cdr.total_cost_incl_vat, cdr.currency)  # fmt: skip
+
+
+def apply_stop(uow: UnitOfWork, cmd: StopSession, now: datetime, settings: Settings) -> StopResult:
+    station = require_station(uow, cmd.station_id)
+    row = uow.sessions.by_transaction(station.id, cmd.transaction_id, for_update=True)
+    started_at = min([cmd.stopped_at, *(r.at for r in cmd.readings)])
+    if row is None:
+        row = _new_session(uow, station, cmd.evse_id or 0, cmd.connector_id or 0,
+                           cmd.transaction_id, started_at, now)  # fmt: skip
+        row.meter_start_wh = cmd.meter_start_wh
+        add_flag(row, SessionFlag.STOP_WITHOUT_START,
+                 "stop received for a transaction that never started")  # fmt: skip
+    elif not row.start_received:  # a placeholder made from samples
+        row.started_at = min(row.started_at, started_at)
+        row.meter_start_wh = row.meter_start_wh or cmd.meter_start_wh
+        clear_flags(row, (SessionFlag.START_MISSING,))
+        add_flag(row, SessionFlag.STOP_WITHOUT_START,
+                 "stop received for a transaction that never started")  # fmt: skip
+    auth = None
+    if cmd.id_token is not None:
+        auth = authorize_token(uow, cmd.id_token, cmd.stopped_at, settings)
+    if row.stop_received:  # already stopped under another key (e.g. a different seqNo)
+        return StopResult(row.transaction_id or "", auth)
+    row.stopped_at, row.meter_stop_wh = cmd.stopped_at, cmd.meter_stop_wh
+    row.stop_reason, row.stop_received = cmd.reason, True
+    end = _boundary(cmd.meter_stop_wh, cmd.stopped_at, ReadingContext.TRANSACTION_END)
+    start = _boundary(cmd.meter_start_wh if not row.start_received else None, row.started_at,
+                      ReadingContext.TRANSACTION_BEGIN)  # fmt: skip
+    readings = (*cmd.readings, *([end] if end else []), *([start] if start else []))
+    record_readings(uow, row, station.id, row.evse_id, readings, None, now)
+    uow.flush()
+    finish_session(uow, row, now)
+    return StopResult(row.transaction_id or "", auth)
