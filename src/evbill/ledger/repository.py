@@ -18,7 +18,13 @@ from evbill.ledger.errors import ConcurrentAppend
 from evbill.ledger.hashing import ChainHead, StoredEntry
 from evbill.ledger.merkle import DailyRoot
 
-__all__ = ["LedgerRepository", "LedgerUnitOfWork", "MemoryLedger", "MemoryUnitOfWork"]
+__all__ = [
+    "LedgerRepository",
+    "LedgerUnitOfWork",
+    "MemoryLedger",
+    "MemoryUnitOfWork",
+    "UnitOfWorkFactory",
+]
 
 
 class LedgerRepository(Protocol):
@@ -55,7 +61,8 @@ class LedgerRepository(Protocol):
 
 
 class LedgerUnitOfWork(Protocol):
-    repo: LedgerRepository
+    @property
+    def repo(self) -> LedgerRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -69,6 +76,12 @@ class LedgerUnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work; `snapshot=True` asks for one consistent read view."""
+
+    def __call__(self, *, snapshot: bool = False) -> LedgerUnitOfWork: ...
+
+
 @dataclass
 class MemoryLedger:
     """All ledger state in memory; tests may edit `entries` to simulate tampering."""
@@ -79,7 +92,7 @@ class MemoryLedger:
     extra_transactions: int = 0  # headers with no entries (tamper simulation)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
+    def unit_of_work(self, *, snapshot: bool = False) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
 

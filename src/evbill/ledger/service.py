@@ -16,7 +16,7 @@ from evbill.ledger.errors import ConcurrentAppend, DayClosed, InvalidProof, Unkn
 from evbill.ledger.hashing import chain_transaction, restore_transaction
 from evbill.ledger.journal import Transaction, reverse
 from evbill.ledger.merkle import DailyRoot, InclusionProof, close_day, inclusion_proof
-from evbill.ledger.repository import LedgerUnitOfWork
+from evbill.ledger.repository import UnitOfWorkFactory
 from evbill.ledger.verify import Verifier, VerifyReport
 
 __all__ = ["LedgerService"]
@@ -29,7 +29,7 @@ _APPEND_ATTEMPTS: Final = 3
 class LedgerService:
     """The only way the rest of evbill writes to or reads from the ledger."""
 
-    def __init__(self, unit_of_work: Callable[[], LedgerUnitOfWork]) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._uow = unit_of_work
 
     def post(self, txn: Transaction) -> Transaction:
@@ -96,7 +96,7 @@ class LedgerService:
 
     def proofs(self, transaction_id: str) -> list[InclusionProof]:
         """Inclusion proofs of a transaction's entries under its day's published root."""
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             entries = uow.repo.entries_of_transaction(transaction_id)
             if not entries:
                 raise UnknownTransaction(f"transaction_id: {transaction_id} is not in the ledger")
@@ -108,14 +108,14 @@ class LedgerService:
         return [inclusion_proof(day, hashes, position[e.hash]) for e in entries]
 
     def roots(self) -> list[DailyRoot]:
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             return list(uow.repo.roots())
 
     def verify(
         self, progress: Callable[[int], None] | None = None, *, batch_size: int = 10_000
     ) -> VerifyReport:
         """Recompute chain, balances and roots over every stored entry (streamed)."""
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             repo = uow.repo
             verifier = Verifier({root.day: root for root in repo.roots()})
             seen = 0
@@ -133,9 +133,9 @@ class LedgerService:
         return report
 
     def entry_count(self) -> int:
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             return uow.repo.entry_count()
 
     def trial_balance(self) -> TrialBalance:
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             return trial_balance(uow.repo.amounts())

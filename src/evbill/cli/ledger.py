@@ -1,0 +1,123 @@
+"""`evbill ledger verify | balances | close-day | proof`: the tamper-evident ledger from a shell."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evbill.cli.app import app, console, fail
+from evbill.config import get_settings
+from evbill.ledger.errors import LedgerError
+from evbill.ledger.service import LedgerService
+from evbill.ledger.store import sql_unit_of_work
+from evbill.store import Database, SchemaError
+
+ledger_app = typer.Typer(
+    name="ledger",
+    help="The double-entry ledger: verify the hash chain, trial balance, daily roots, proofs.",
+    no_args_is_help=True,
+)
+app.add_typer(ledger_app, name="ledger")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database", help="SQLAlchemy URL (default: EVBILL_DATABASE_URL or SQLite)."),
+]
+
+
+@contextmanager
+def _service(url: str | None) -> Iterator[LedgerService]:
+    try:
+        db = Database.open(url or get_settings().resolved_database_url)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield LedgerService(sql_unit_of_work(db))
+    finally:
+        db.dispose()
+
+
+@ledger_app.command("verify")
+def verify(database: DatabaseOption = None) -> None:
+    """Recompute the hash chain, balances and daily roots; exit 1 naming the first bad entry."""
+    with _service(database) as service:
+        total = service.entry_count()
+        columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("verify", total=total)
+            report = service.verify(lambda n: progress.advance(task, n))
+    if report.problem is not None:
+        raise fail(f"ledger verification FAILED at {report.problem}", code=1)
+    typer.echo(f"ledger intact: {report.entries} entries, {report.transactions} transactions, "
+               f"{report.days_checked} daily roots")
+
+
+@ledger_app.command("balances")
+def balances(
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Print the trial balance: every account per currency; each currency sums to zero."""
+    with _service(database) as service:
+        trial = service.trial_balance()
+    if as_json:
+        typer.echo(json.dumps({
+            "lines": [{"account": x.account, "currency": x.currency, "debits": f"{x.debits:f}",
+                       "credits": f"{x.credits:f}", "balance": f"{x.balance:f}"}
+                      for x in trial.lines],
+            "totals": {cur: f"{total:f}" for cur, total in trial.totals},
+        }, indent=2))
+    else:
+        table = Table("account", "currency", "debits", "credits", "balance",
+                      title="trial balance", box=box.SIMPLE_HEAVY)
+        for line in trial.lines:
+            table.add_row(line.account, line.currency, f"{line.debits:f}",
+                          f"{line.credits:f}", f"{line.balance:f}")
+        for currency, total in trial.totals:
+            table.add_row("[bold]total[/]", currency, "", "", f"[bold]{total:f}[/]")
+        console.print(table)
+    if not trial.balanced:
+        raise fail("the trial balance does not sum to zero: run `evbill ledger verify`", code=1)
+
+
+@ledger_app.command("close-day")
+def close_day(
+    day: Annotated[str, typer.Argument(help="UTC day, YYYY-MM-DD.")],
+    database: DatabaseOption = None,
+    force: Annotated[bool, typer.Option(help="Close a day that has not ended yet.")] = False,
+) -> None:
+    """Compute and store the day's Merkle root (closing a closed day prints the same root)."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise fail(f"DAY: {day!r} is not a YYYY-MM-DD date") from None
+    if when >= datetime.now(UTC).date() and not force:
+        raise fail(f"DAY: {day} has not ended (UTC); postings dated on it would be refused. "
+                   "Use --force to close it anyway")
+    with _service(database) as service:
+        root = service.close_day(when)
+    typer.echo(json.dumps({"day": root.day, "entry_count": root.entry_count, "root": root.root}))
+
+
+@ledger_app.command("proof")
+def proof(
+    transaction_id: Annotated[str, typer.Argument(help="Ledger transaction id.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Print the inclusion proofs of a transaction's entries (check with proof_check.py)."""
+    with _service(database) as service:
+        try:
+            proofs = service.proofs(transaction_id)
+        except LedgerError as exc:
+            raise fail(str(exc)) from None
+    typer.echo(json.dumps({"transaction_id": transaction_id,
+                           "proofs": [p.to_json() for p in proofs]}, indent=2))
