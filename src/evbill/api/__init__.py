@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): drivers, operators, ad hoc payment, provider webhooks."""

@@ -1,0 +1,75 @@
+"""Settings of the HTTP API and portal (`EVBILL_API_*`): signing and field-encryption keys, limits.
+
+Secrets come from the environment. When none is configured, `resolve_secrets` creates them
+once in the data directory (`api-secrets.json`, mode 0600) so a fresh `evbill serve` works;
+production sets `EVBILL_API_SECRET_KEY` and `EVBILL_API_FIELD_KEY`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiSettings", "resolve_secrets"]
+
+log = logging.getLogger(__name__)
+
+_SECRETS_FILE = "api-secrets.json"
+
+
+class ApiSettings(BaseSettings):
+    """Every field can be set as `EVBILL_API_<FIELD NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVBILL_API_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    secret_key: SecretStr | None = Field(
+        default=None, description="signs bearer tokens, portal cookies and CSRF tokens"
+    )
+    field_key: SecretStr | None = Field(
+        default=None, description="Fernet key encrypting personal fields at rest"
+    )
+    token_ttl_s: int = Field(default=12 * 3600, ge=60, description="bearer token lifetime")
+    cookie_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="portal session")
+    cookie_secure: bool = Field(default=False, description="set Secure on the portal cookie")
+    login_attempts: int = Field(default=5, ge=1, description="failed sign-ins per window")
+    login_window_s: int = Field(default=300, ge=1, description="sign-in rate-limit window")
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="base of links printed in EVSE QR codes"
+    )
+    adhoc_hold: str = Field(default="50.00", description="amount held for an ad hoc session")
+
+
+def _load_or_create(path: Path) -> dict[str, str]:
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+    data = {"secret_key": secrets.token_urlsafe(48), "field_key": Fernet.generate_key().decode()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    log.warning("api.secrets_created path=%s", path)
+    return data
+
+
+def resolve_secrets(api: ApiSettings, data_dir: Path) -> ApiSettings:
+    """`api` with both keys set: from the environment, else from `data_dir/api-secrets.json`."""
+    if api.secret_key is not None and api.field_key is not None:
+        return api
+    stored = _load_or_create(data_dir / _SECRETS_FILE)
+    return api.model_copy(update={
+        "secret_key": api.secret_key or SecretStr(stored["secret_key"]),
+        "field_key": api.field_key or SecretStr(stored["field_key"]),
+    })  # fmt: skip

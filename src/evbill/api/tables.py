@@ -1,0 +1,140 @@
+"""API tables on the shared `Base`: users (drivers, operator staff), API keys, payment methods,
+wallet entries, ad hoc payments, tariff ownership and customer-group tariffs.
+
+Personal fields (`*_enc`) are Fernet ciphertext; `email_lookup` is a keyed hash. The index on
+`sessions(id_token, started_at, id)` serves a driver's paged history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evbill.store.tables import Base, SessionRow
+
+__all__ = [
+    "AdhocPaymentRow",
+    "ApiKeyRow",
+    "GroupTariffRow",
+    "PaymentMethodRow",
+    "TariffOwnerRow",
+    "UserRow",
+    "WalletEntryRow",
+]
+
+
+class UserRow(Base):
+    __tablename__ = "api_users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # driver | operator_admin | finance
+    operator_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    email_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    email_enc: Mapped[str] = mapped_column(Text)
+    name_enc: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    token_account: Mapped[str] = mapped_column(String(128), unique=True)  # id_tokens.account
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class PaymentMethodRow(Base):
+    __tablename__ = "api_payment_methods"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int]
+    exp_year: Mapped[int]
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class WalletEntryRow(Base):
+    __tablename__ = "api_wallet_entries"
+    __table_args__ = (Index("ix_api_wallet_entries_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | charge | refund
+    reference: Mapped[str] = mapped_column(String(128), unique=True)  # idempotency
+    created_at: Mapped[datetime]
+
+
+class AdhocPaymentRow(Base):
+    __tablename__ = "api_adhoc_payments"
+    __table_args__ = (Index("ix_api_adhoc_payments_station", "station_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_hash: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    evse_id: Mapped[int]
+    provider: Mapped[str] = mapped_column(String(32))
+    authorization_id: Mapped[str | None] = mapped_column(String(64))
+    challenge_url: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    decline_code: Mapped[str | None] = mapped_column(String(32))
+    id_token: Mapped[str] = mapped_column(String(64), unique=True)
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    capture_id: Mapped[str | None] = mapped_column(String(64))
+    captured: Mapped[Decimal | None]
+    refunded: Mapped[Decimal | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TariffOwnerRow(Base):
+    """Which operator's network a tariff (all its versions) belongs to."""
+
+    __tablename__ = "api_tariff_owners"
+
+    tariff_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(128), index=True)
+
+
+class GroupTariffRow(Base):
+    """A tariff for a customer group (id token `group_id`) on an operator's network."""
+
+    __tablename__ = "api_group_tariffs"
+    __table_args__ = (Index("ix_api_group_tariffs_scope", "operator_id", "group_id",
+                            "valid_from"),)  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operator_id: Mapped[str] = mapped_column(String(128))
+    group_id: Mapped[str] = mapped_column(String(64))
+    tariff_pk: Mapped[int] = mapped_column(ForeignKey("tariffs.pk"))
+    valid_from: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+# A driver's history: sessions of their tokens, newest first (keyset pagination).
+SESSIONS_BY_TOKEN = Index(
+    "ix_sessions_id_token_started",
+    SessionRow.__table__.c.id_token,
+    SessionRow.__table__.c.started_at,
+    SessionRow.__table__.c.id,
+)
