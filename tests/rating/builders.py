@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +51,8 @@ class Part:
 
 def timeline(start: str, tz: str, *parts: Part, derive_power: bool = False) -> list[MeterSample]:
     """Samples at each part boundary; energy grows at the part's kW (exact Decimal)."""
-    at = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(tz))
+    # real elapsed time: step in UTC (aware + timedelta would add wall-clock time)
+    at = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
     energy = D(0)
     out = []
     for p in parts:
