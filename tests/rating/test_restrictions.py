@@ -1,4 +1,4 @@
-"""Each restriction, table-driven: which element prices a CDR period (inclusive min, exclusive max)."""
+"""Each restriction, table-driven: which element prices a CDR period (min inclusive, max not)."""
 
 from __future__ import annotations
 
