@@ -23,8 +23,11 @@ from ocpp.exceptions import (
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
+    SecurityError,
     TypeConstraintViolationError,
 )
+
+from evbill.sessions.lookup import SessionError, UnknownStation
 
 __all__ = [
     "GatewayError",
@@ -35,9 +38,11 @@ __all__ = [
     "StationNotConnected",
     "for_version",
     "framing_error",
+    "internal_error",
     "message_type_error",
     "not_json_error",
     "schema_error",
+    "service_error",
     "unknown_action_error",
 ]
 
@@ -129,13 +134,23 @@ def schema_error(error: SchemaValidationError, version: str) -> OCPPError:
     return for_version(result, version)
 
 
+def service_error(exc: Exception) -> OCPPError:
+    """A session-service refusal as a CallError; anything unexpected is an InternalError.
+
+    An unregistered station gets SecurityError, as OCPP 2.0.1 B02/B03 require for messages
+    from a station whose boot was not accepted. Domain errors name the field and reason,
+    which is safe to tell the station; other exceptions are not described.
+    """
+    if isinstance(exc, UnknownStation):
+        return SecurityError(details={"cause": str(exc)[:500]})
+    if isinstance(exc, SessionError):
+        return GenericError(details={"cause": str(exc)[:500]})
+    return internal_error(type(exc).__name__)
+
+
 def internal_error(reason: str) -> OCPPError:
     """Something failed on our side; the station may retry."""
     return InternalError(details={"cause": reason})
-
-
-def generic_error(reason: str) -> OCPPError:
-    return GenericError(details={"cause": reason})
 
 
 # --- gateway exceptions (raised to Python callers, translated by the CLI) ---------------------

@@ -207,8 +207,16 @@ class StationConnection(ChargePoint):  # type: ignore[misc]
                 error.details.get("cause", error.description),
             )
         except Exception as exc:
-            error = errors.internal_error(type(exc).__name__)
-            log.exception("ocpp.handler_failed station=%s action=%s", self.station_id, call.action)
+            error = errors.service_error(exc)
+            if error.code == "InternalError":
+                log.exception(
+                    "ocpp.handler_failed station=%s action=%s", self.station_id, call.action
+                )
+            else:
+                log.warning(
+                    "ocpp.service_refused station=%s action=%s code=%s cause=%s",
+                    self.station_id, call.action, error.code, exc,
+                )  # fmt: skip
         return str(call.create_call_error(error).to_json())
 
     async def _dispatch(self, call: Call) -> CallResult:

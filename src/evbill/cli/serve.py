@@ -1,0 +1,55 @@
+"""`evbill serve`: run the OCPP gateway on the configured database until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from evbill.cli.app import app, console
+from evbill.config import Settings, get_settings
+from evbill.ocpp.server import Gateway, run_gateway
+from evbill.sessions.service import SessionService
+from evbill.store.database import Database
+from evbill.store.migrate import ensure_schema
+
+log = logging.getLogger("evbill.serve")
+
+
+async def _serve(settings: Settings, service: SessionService, db: Database) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    def started(gateway: Gateway) -> None:
+        console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
+
+    await run_gateway(settings, service, db=db, stop=stop, on_started=started)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface (default EVBILL_OCPP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default EVBILL_OCPP_PORT)")] = None,
+) -> None:
+    """Run the OCPP gateway (1.6J, 2.0.1, 2.1) on the embedded SQLite or EVBILL_DATABASE_URL."""
+    settings = get_settings()
+    overrides = {"ocpp_host": host, "ocpp_port": port}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    url = settings.resolved_database_url
+    ensure_schema(url)
+    db = Database.open(url, echo=settings.database_echo)
+    log.info("serve.database url=%s", settings.redacted()["database_url"])
+    try:
+        asyncio.run(_serve(settings, SessionService(db, settings), db))
+    finally:
+        db.dispose()
+    log.info("serve.stopped")
