@@ -5,6 +5,8 @@ from __future__ import annotations
 # Importing a command module registers its commands on `app`.
 from evbill.cli import ledger as _ledger  # noqa: F401
 from evbill.cli import ocmf as _ocmf  # noqa: F401
+from evbill.cli import remote as _remote  # noqa: F401
+from evbill.cli import serve as _serve  # noqa: F401
 from evbill.cli import simulate as _simulate  # noqa: F401
 from evbill.cli import version as _version  # noqa: F401
 from evbill.cli.app import app
