@@ -1,0 +1,182 @@
+"""`PaymentService`: the one entry point of the payment flows for the session service, the API
+and the CLI. Card holds and captures, wallets, postpaid, refunds, voids, dunning, webhooks.
+
+Every money movement posts to the ledger under an idempotency key derived from the provider's
+or the session's id, and every provider call carries an idempotency key derived from the
+session reference, so each step can be repeated safely after any failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from evbill.ledger.service import LedgerService
+from evbill.money import Money
+from evbill.payments.cards import CardPayments
+from evbill.payments.context import PaymentContext, log, new_id
+from evbill.payments.dunning import Dunning, DunningItem
+from evbill.payments.model import (
+    HoldResult,
+    PaymentSettings,
+    PaymentStateError,
+    RunningCostDecision,
+    SessionCharge,
+)
+from evbill.payments.provider import (
+    InvalidPaymentRequest,
+    PaymentMethod,
+    PaymentMethodKind,
+    PaymentProvider,
+    TokenVault,
+)
+from evbill.payments.refunds import RefundResult, Refunds
+from evbill.payments.retry import RetryingProvider
+from evbill.payments.tables import PaymentAuditRow, PaymentMethodRow
+from evbill.payments.wallets import WalletPayments
+from evbill.payments.webhook_handler import WebhookHandler, WebhookOutcome
+from evbill.store.database import Database
+
+__all__ = ["PaymentService"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unwrap(provider: PaymentProvider) -> PaymentProvider:
+    """The provider under any retry wrappers (vault calls are not payment operations)."""
+    while isinstance(provider, RetryingProvider):
+        provider = provider.inner
+    return provider
+
+
+class PaymentService:
+    def __init__(
+        self,
+        db: Database,
+        provider: PaymentProvider,
+        ledger: LedgerService,
+        *,
+        settings: PaymentSettings | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        ids: Callable[[str], str] = new_id,
+    ) -> None:
+        self.ctx = PaymentContext(db, provider, ledger, clock, settings or PaymentSettings(),
+                                  ids)
+        self.dunning = Dunning(self.ctx)
+        self.cards = CardPayments(self.ctx, self.dunning)
+        self.wallets = WalletPayments(self.ctx)
+        self.refunds = Refunds(self.ctx, self.wallets)
+        self.webhooks = WebhookHandler(self.ctx, self.cards, self.dunning)
+
+    # --- payment methods -------------------------------------------------------------------
+    def add_card(self, account: str, card_number: str, exp_month: int, exp_year: int,
+                 cvc: str) -> PaymentMethod:
+        """Vault a card at the provider (sandbox) and keep only token and display data."""
+        tokenize = getattr(_unwrap(self.ctx.provider), "tokenize", None)
+        if tokenize is None:
+            raise PaymentStateError(
+                f"provider: {self.ctx.provider.name} tokenizes cards client-side; "
+                "register the resulting token with add_payment_method")
+        method: PaymentMethod = tokenize(card_number, exp_month, exp_year, cvc)
+        self._store_method(account, method)
+        return method
+
+    def add_payment_method(self, account: str, token: str) -> PaymentMethod:
+        """Register a token the provider issued (Stripe.js, Apple/Google Pay)."""
+        vault = _unwrap(self.ctx.provider)
+        if not isinstance(vault, TokenVault):
+            raise PaymentStateError(f"provider: {self.ctx.provider.name} has no vault look-up")
+        method = vault.describe(token)
+        self._store_method(account, method)
+        return method
+
+    def payment_methods(self, account: str) -> list[PaymentMethod]:
+        with self.ctx.read() as r:
+            rows = r.scalars(select(PaymentMethodRow).where(PaymentMethodRow.account == account)
+                             .order_by(PaymentMethodRow.created_at)).all()
+        return [PaymentMethod(row.token, PaymentMethodKind(row.kind), row.brand, row.last4,
+                              row.exp_month, row.exp_year) for row in rows]
+
+    def _store_method(self, account: str, method: PaymentMethod) -> None:
+        with self.ctx.session() as s:
+            s.merge(PaymentMethodRow(
+                token=method.token, provider=self.ctx.provider.name, account=account,
+                kind=method.kind.value, brand=method.brand, last4=method.last4,
+                exp_month=method.exp_month, exp_year=method.exp_year,
+                created_at=self.ctx.clock()))
+            s.commit()
+        log.info("payments.method_added account=%s brand=%s last4=%s", account, method.brand,
+                 method.last4)
+
+    # --- ad hoc card / wallet-pay / contactless --------------------------------------------
+    def authorize_hold(self, *, reference: str, account: str, payment_method_token: str,
+                       station_id: str | None = None) -> HoldResult:
+        return self.cards.authorize_hold(reference=reference, account=account,
+                                         payment_method_token=payment_method_token,
+                                         station_id=station_id)
+
+    def refresh_hold(self, reference: str) -> HoldResult:
+        return self.cards.refresh_hold(reference)
+
+    def on_running_cost(self, reference: str, running_cost: Money) -> RunningCostDecision:
+        return self.cards.on_running_cost(reference, running_cost)
+
+    def capture(self, charge: SessionCharge) -> str:
+        return self.cards.capture(charge.reference, charge)
+
+    def void(self, reference: str, *, actor: str, reason: str) -> None:
+        self.cards.void(reference, actor=actor, reason=reason)
+
+    def sweep_holds(self, now: datetime | None = None) -> list[str]:
+        return self.cards.sweep(now)
+
+    # --- prepaid and postpaid --------------------------------------------------------------
+    def wallet_balance(self, account: str) -> Money:
+        return self.wallets.balance(account)
+
+    def top_up(self, account: str, amount: Money, payment_method_token: str, key: str) -> Money:
+        return self.wallets.top_up(account, amount, payment_method_token, key)
+
+    def check_wallet_start(self, account: str, station_id: str | None) -> Money:
+        return self.wallets.check_start(account, station_id)
+
+    def pay_from_wallet(self, account: str, charge: SessionCharge) -> Money:
+        return self.wallets.pay(account, charge)
+
+    def post_to_account(self, customer: str, charge: SessionCharge) -> None:
+        self.wallets.post_to_account(customer, charge)
+
+    # --- after the fact --------------------------------------------------------------------
+    def refund(self, reference: str, amount: Money | None, *, reason: str, actor: str,
+               key: str) -> RefundResult:
+        return self.refunds.refund(reference, amount, reason=reason, actor=actor, key=key)
+
+    def dunning_queue(self, *, status: str = "open") -> list[DunningItem]:
+        return self.dunning.queue(status=status)
+
+    def retry_dunning(self, dunning_id: str, *, actor: str) -> str:
+        return self.dunning.retry(dunning_id, actor=actor)
+
+    def write_off(self, dunning_id: str, *, actor: str, reason: str) -> None:
+        """Give up on a capture: close the item and release the hold."""
+        item = self.dunning.close(dunning_id, "written_off", actor=actor, reason=reason)
+        row = self.ctx.load_hold(item.reference)
+        row.status = "authorized"  # a failed capture leaves the hold in place at the provider
+        try:
+            self.cards.release(row, actor, f"written off: {reason}", void=True)
+        except InvalidPaymentRequest:  # it expired at the provider meanwhile
+            self.cards.release(row, actor, f"written off: {reason}", void=False)
+
+    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
+        return self.webhooks.handle(headers, body)
+
+    def audit_trail(self, reference: str) -> list[tuple[datetime, str, str, dict[str, str]]]:
+        with self.ctx.read() as r:
+            rows = r.scalars(select(PaymentAuditRow).where(PaymentAuditRow.reference ==
+                                                           reference)
+                             .order_by(PaymentAuditRow.id)).all()
+        return [(row.at, row.action, row.actor, dict(row.detail)) for row in rows]

@@ -1,0 +1,202 @@
+"""Payment tables on the shared declarative `Base`: methods, holds, charges, refunds, wallets,
+dunning, processed webhooks and the audit trail. No card number or CVC has a column here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evbill.store.tables import Base
+
+__all__ = [
+    "PaymentAuditRow",
+    "PaymentAuthorizationRow",
+    "PaymentChargeRow",
+    "PaymentDunningRow",
+    "PaymentMethodRow",
+    "PaymentRefundRow",
+    "PaymentWalletMovementRow",
+    "PaymentWalletRow",
+    "ProcessedWebhookRow",
+]
+
+
+class PaymentMethodRow(Base):
+    """A vaulted payment method: the provider's token and display data, nothing else."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (CheckConstraint("length(last4) = 4", name="last4"),)
+
+    token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # card | wallet
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class PaymentAuthorizationRow(Base):
+    """A hold placed (or attempted) at a provider for a session or a wallet top-up."""
+
+    __tablename__ = "payment_authorizations"
+    __table_args__ = (
+        Index("ix_payment_authorizations_status_expires", "status", "expires_at"),
+        CheckConstraint(
+            "status IN ('requires_action', 'authorized', 'declined', 'captured', 'released', "
+            "'expired', 'capture_failed')", name="status",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # our id
+    reference: Mapped[str] = mapped_column(String(200), unique=True)  # session ref / top-up key
+    purpose: Mapped[str] = mapped_column(String(16))  # session | topup
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_ref: Mapped[str] = mapped_column(String(128), index=True)
+    account: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str | None] = mapped_column(String(64))
+    payment_method_token: Mapped[str] = mapped_column(String(128))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_held: Mapped[Decimal]
+    status: Mapped[str] = mapped_column(String(16))
+    decline_code: Mapped[str | None] = mapped_column(String(32))
+    challenge_ref: Mapped[str | None] = mapped_column(String(128))
+    challenge_url: Mapped[str | None] = mapped_column(Text)
+    increments: Mapped[int] = mapped_column(Integer, default=0)
+    limit_reached: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentChargeRow(Base):
+    """What one session cost and how it was paid: a card capture, the wallet or the account."""
+
+    __tablename__ = "payment_charges"
+    __table_args__ = (
+        CheckConstraint("method IN ('card', 'wallet', 'postpaid')", name="method"),
+        CheckConstraint("refunded <= gross", name="refund_limit"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)  # the session ref
+    method: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(128))
+    operator: Mapped[str] = mapped_column(String(80))
+    currency: Mapped[str] = mapped_column(String(3))
+    net: Mapped[Decimal]
+    vat: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{country, rate, amount}]
+    gross: Mapped[Decimal]
+    refunded: Mapped[Decimal]
+    authorization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("payment_authorizations.id")
+    )
+    provider_capture_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    released: Mapped[Decimal | None]  # hold released on capture
+    status: Mapped[str] = mapped_column(String(16))  # captured | paid | posted | dunning
+    ledger_transaction: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentRefundRow(Base):
+    __tablename__ = "payment_refunds"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    charge_id: Mapped[str] = mapped_column(ForeignKey("payment_charges.id"), index=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    ledger_transaction: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
+class PaymentWalletRow(Base):
+    """A driver's prepaid balance in one currency (the ledger's wallet account mirrors it)."""
+
+    __tablename__ = "payment_wallets"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[Decimal]
+    updated_at: Mapped[datetime]
+
+
+class PaymentWalletMovementRow(Base):
+    """Every change of a wallet balance; a negative balance always carries its reason."""
+
+    __tablename__ = "payment_wallet_movements"
+    __table_args__ = (
+        CheckConstraint("balance_after >= 0 OR reason IS NOT NULL", name="negative_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(ForeignKey("payment_wallets.account"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # topup | spend | refund
+    amount: Mapped[Decimal]  # signed: + into the wallet, - out of it
+    balance_after: Mapped[Decimal]
+    reference: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class PaymentDunningRow(Base):
+    """A capture that kept failing, waiting for the operator (or the next retry)."""
+
+    __tablename__ = "payment_dunning"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved', 'written_off')", name="status"),
+        Index("ix_payment_dunning_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    authorization_id: Mapped[str] = mapped_column(
+        ForeignKey("payment_authorizations.id"), unique=True
+    )
+    reference: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    charge: Mapped[dict[str, Any]] = mapped_column(JSON)  # the priced charge to capture
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProcessedWebhookRow(Base):
+    """Every webhook event handled, so a redelivery (even after a restart) changes nothing."""
+
+    __tablename__ = "payment_webhooks"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+
+
+class PaymentAuditRow(Base):
+    """The trail: who voided, refunded, adjusted or retried what, when and why."""
+
+    __tablename__ = "payment_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(200), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
