@@ -1,0 +1,58 @@
+"""`evbill rate`: price a CDR/Session or a meter timeline with a tariff; the CDR goes to stdout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evbill.cli.app import app, fail
+from evbill.rating import PricedCdr, RatingError, rate_cdr, rate_timeline
+from evbill.rating.timeline_json import timeline_from_json
+from evbill.tariffs import Tariff, TariffError, dumps, loads, parse_tariff_json
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise fail(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
+
+
+def price_session(tariff: Tariff, tz: str, session: Mapping[str, Any]) -> PricedCdr:
+    """A CDR/Session (has charging_periods) or a timeline (has samples), priced."""
+    if "charging_periods" in session:
+        return rate_cdr(tariff, tz, session)
+    if "samples" in session:
+        timeline = timeline_from_json(session)
+        return rate_timeline(tariff, tz, timeline.samples, cdr_id=timeline.cdr_id,
+                             reservation=timeline.reservation)
+    raise RatingError("neither charging_periods (a CDR/Session) nor samples (a meter timeline)")
+
+
+@app.command()
+def rate(
+    session_file: Annotated[Path, typer.Argument(metavar="SESSION.json",
+                                                 help="CDR/Session or meter timeline JSON")],
+    tariff_file: Annotated[Path, typer.Option("--tariff", metavar="TARIFF.json",
+                                              help="OCPI 2.2.1 Tariff JSON")],
+    tz: Annotated[str, typer.Option(help="IANA time zone of the location")] = "UTC",
+) -> None:
+    """Price a session with an OCPI 2.2.1 tariff and print the priced CDR as JSON."""
+    try:
+        tariff = parse_tariff_json(_read(tariff_file))
+    except TariffError as err:
+        raise fail(f"{tariff_file}: invalid tariff: {err}") from None
+    try:
+        session = loads(_read(session_file))
+    except ValueError as err:
+        raise fail(f"{session_file}: not valid JSON ({err})") from None
+    if not isinstance(session, Mapping):
+        raise fail(f"{session_file}: expected a JSON object")
+    try:
+        priced = price_session(tariff, tz, session)
+    except RatingError as err:
+        raise fail(f"{session_file}: cannot price: {err}") from None
+    typer.echo(dumps(priced.to_ocpi(breakdown=True)))
