@@ -1,0 +1,1 @@
+"""Invoicing: receipts, monthly invoices and credit notes, their numbers, VAT, PDF and XML."""
