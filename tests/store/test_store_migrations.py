@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+import evbill
 from evbill.store import Database, SchemaBehind, SchemaUnknown, ensure_schema, make_engine
 from evbill.store.migrate import schema_status, upgrade
 from evbill.store.tables import Base
@@ -24,7 +28,15 @@ def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None
         engine.dispose()
 
 
+def _import_all_models() -> None:
+    """Every `evbill.*.tables` module registers its models on the shared `Base`."""
+    for module in pkgutil.walk_packages(evbill.__path__, "evbill."):
+        if module.name.endswith(".tables"):
+            importlib.import_module(module.name)
+
+
 def test_models_match_migrations(empty_database_url: str) -> None:
+    _import_all_models()
     ensure_schema(empty_database_url)
     engine = make_engine(empty_database_url)
     try:
