@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evbill.store.tables import Base, SessionRow
+from evbill.store.tables import Base, IdTokenRow, SessionRow
 
 __all__ = [
     "AdhocPaymentRow",
@@ -138,3 +138,6 @@ SESSIONS_BY_TOKEN = Index(
     SessionRow.__table__.c.started_at,
     SessionRow.__table__.c.id,
 )
+
+# A driver's cards: id tokens by account.
+TOKENS_BY_ACCOUNT = Index("ix_id_tokens_account", IdTokenRow.__table__.c.account)

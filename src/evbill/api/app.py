@@ -1,0 +1,68 @@
+"""`create_app`: the FastAPI application serving the REST API, the portal and the EVSE pages.
+
+`evbill serve` mounts it beside the OCPP gateway; tests build it on a migrated database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import evbill.api.tables  # noqa: F401  (registers the API tables on Base)
+from evbill import __version__
+from evbill.api.context import ApiContext, CardProvider, utc_now
+from evbill.api.problems import install_problem_handlers
+from evbill.api.routers import auth, driver, operator
+from evbill.api.settings import ApiSettings, resolve_secrets
+from evbill.config import Settings
+from evbill.payments.providers.sandbox import SandboxProvider
+from evbill.store.database import Database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    api_settings: ApiSettings | None = None,
+    db: Database | None = None,
+    provider: CardProvider | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The app on `settings.resolved_database_url` (or an open `db`), with the sandbox
+    payment provider unless another is given."""
+    api = resolve_secrets(api_settings or ApiSettings(), settings.data_dir)
+    owns_db = db is None
+    database = db or Database.open(settings.resolved_database_url)
+    card_provider = provider or SandboxProvider(
+        webhook_secret=api.sandbox_webhook_secret.get_secret_value())
+    ctx = ApiContext(database, settings, api, card_provider, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("api.started backend=%s", database.backend)
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(title="evbill", version=__version__, lifespan=lifespan,
+                  description="Billing and payments for EV charging: drivers, operators, "
+                              "ad hoc payment. Errors are RFC 9457 problem details.")  # fmt: skip
+    app.state.evbill = ctx
+    install_problem_handlers(app)
+    for module in (auth, driver, operator):
+        app.include_router(module.router)
+    from evbill.portal.routes import install_portal
+
+    install_portal(app)
+    from evbill.portal.render import STATIC
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,179 @@
+"""Who is calling: bearer tokens, operator API keys and portal cookies → a `Principal`, and the
+access dependencies (`Allow`, `Public`) every route declares exactly one of.
+
+Roles: a driver sees only its own data; operator staff (admin, finance) only their network;
+finance is read-only on money. Resources of another tenant answer 404, not 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fastapi import Request
+from itsdangerous import BadSignature, SignatureExpired
+
+from evbill.api.context import ApiContext, context_of
+from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
+from evbill.api.tables import ApiKeyRow, UserRow
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "COOKIE_NAME",
+    "Allow",
+    "Principal",
+    "Public",
+    "Role",
+    "csrf_token",
+    "hash_key_secret",
+    "issue_token",
+]
+
+log = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "evk_"
+COOKIE_NAME = "evbill_session"
+
+
+class Role(StrEnum):
+    DRIVER = "driver"
+    OPERATOR_ADMIN = "operator_admin"
+    FINANCE = "finance"
+
+
+STAFF = (Role.OPERATOR_ADMIN, Role.FINANCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    user_id: str | None  # None for an API key
+    operator_id: str | None  # the operator's network (staff and API keys)
+    token_account: str | None  # drivers: `id_tokens.account` of their cards
+    via: str  # "token" | "api_key" | "cookie"
+    nonce: str = ""  # portal session nonce (CSRF tokens derive from it)
+
+    @property
+    def network(self) -> str:
+        if self.operator_id is None:
+            raise Forbidden("role: this endpoint is for operator staff")
+        return self.operator_id
+
+
+def hash_key_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_token(ctx: ApiContext, user: UserRow) -> str:
+    return ctx.tokens.dumps({"u": user.id})
+
+
+def csrf_token(ctx: ApiContext, nonce: str) -> str:
+    return hmac.new(ctx.secret, f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "") -> Principal | None:
+    if not isinstance(user_id, str):
+        return None
+    with ctx.db.read_sessions() as s:
+        user = s.get(UserRow, user_id)
+        if user is None or user.disabled:
+            return None
+        return Principal(Role(user.role), user.id, user.operator_id, user.token_account, via,
+                         nonce)  # fmt: skip
+
+
+def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
+    body = presented[len(API_KEY_PREFIX):]
+    key_id, _, secret = body.partition(".")
+    if not key_id or not secret:
+        return None
+    with ctx.db.read_sessions() as s:
+        row = s.get(ApiKeyRow, key_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.secret_hash, hash_key_secret(secret)):
+            return None
+        return Principal(Role(row.role), None, row.operator_id, None, "api_key")
+
+
+def bearer_principal(request: Request) -> Principal | None:
+    """The caller of an API request, or None when it presented no credentials at all."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not value or scheme.lower() != "bearer":
+        if header:
+            raise Unauthorized("Authorization: expected 'Bearer <token>'")
+        return None
+    ctx = context_of(request)
+    value = value.strip()
+    if value.startswith(API_KEY_PREFIX):
+        principal = _api_key_principal(ctx, value)
+        if principal is None:
+            raise Unauthorized("Authorization: unknown or revoked API key")
+        return principal
+    try:
+        data = ctx.tokens.loads(value, max_age=ctx.api.token_ttl_s)
+    except SignatureExpired:
+        raise Unauthorized("Authorization: the token has expired; sign in again") from None
+    except BadSignature:
+        raise Unauthorized("Authorization: the token is not valid") from None
+    principal = _user_principal(ctx, data.get("u") if isinstance(data, dict) else None, "token")
+    if principal is None:
+        raise Unauthorized("Authorization: the token's user no longer exists")
+    return principal
+
+
+def cookie_principal(request: Request) -> Principal | None:
+    raw = request.cookies.get(COOKIE_NAME)
+    if not raw:
+        return None
+    ctx = context_of(request)
+    try:
+        data = ctx.cookies.loads(raw, max_age=ctx.api.cookie_ttl_s)
+    except BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(data, dict):
+        return None
+    return _user_principal(ctx, data.get("u"), "cookie", str(data.get("n", "")))
+
+
+def new_cookie(ctx: ApiContext, user: UserRow) -> str:
+    return ctx.cookies.dumps({"u": user.id, "n": secrets.token_hex(16)})
+
+
+class Allow:
+    """Access dependency: the caller must be signed in with one of `roles`."""
+
+    def __init__(self, *roles: Role, portal: bool = False) -> None:
+        self.roles = frozenset(roles)
+        self.portal = portal
+
+    def __call__(self, request: Request) -> Principal:
+        principal = cookie_principal(request) if self.portal else bearer_principal(request)
+        if principal is None:
+            if self.portal:
+                raise LoginRequired("session: sign in to see this page")
+            raise Unauthorized("Authorization: this endpoint needs a bearer token or API key")
+        if principal.role not in self.roles:
+            log.info("api.forbidden role=%s path=%s", principal.role, request.url.path)
+            allowed = ", ".join(sorted(self.roles))
+            raise Forbidden(f"role: {principal.role} may not use this endpoint (needs {allowed})")
+        return principal
+
+
+class Public:
+    """Access dependency for endpoints anyone may call (sign-in, EVSE pages, webhooks)."""
+
+    roles: frozenset[Role] = frozenset()
+
+    def __call__(self) -> None:
+        return None
+
+
+ALL_ROLES = (Role.DRIVER, Role.OPERATOR_ADMIN, Role.FINANCE)

@@ -1,0 +1,68 @@
+"""What every request handler needs, built once per app: database, keys, provider, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from fastapi import Request
+from itsdangerous import URLSafeTimedSerializer
+
+from evbill.api.crypto import FieldCipher, Passwords
+from evbill.api.ratelimit import LoginLimiter
+from evbill.api.settings import ApiSettings
+from evbill.config import Settings
+from evbill.payments.provider import PaymentMethod, PaymentProvider
+from evbill.store.database import Database
+from evbill.store.outbox import StationCommandOutbox
+
+__all__ = ["ApiContext", "CardProvider", "context_of", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CardProvider(PaymentProvider, Protocol):
+    """A provider that can also describe a payment method token (brand, last4, expiry)."""
+
+    def describe(self, token: str) -> PaymentMethod: ...
+
+
+@dataclass
+class ApiContext:
+    db: Database
+    settings: Settings
+    api: ApiSettings
+    provider: CardProvider
+    clock: Callable[[], datetime] = utc_now
+    passwords: Passwords = field(init=False)
+    cipher: FieldCipher = field(init=False)
+    tokens: URLSafeTimedSerializer = field(init=False)
+    cookies: URLSafeTimedSerializer = field(init=False)
+    limiter: LoginLimiter = field(init=False)
+    outbox: StationCommandOutbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.api.secret_key is None or self.api.field_key is None:
+            raise ValueError("secret_key/field_key: resolve the API secrets before building")
+        secret = self.api.secret_key.get_secret_value()
+        self.passwords = Passwords(time_cost=self.api.argon2_time_cost,
+                                   memory_kib=self.api.argon2_memory_kib)  # fmt: skip
+        self.cipher = FieldCipher(self.api.field_key.get_secret_value())
+        self.tokens = URLSafeTimedSerializer(secret, salt="evbill.api.token")
+        self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
+        self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
+        self.outbox = StationCommandOutbox(self.db)
+
+    @property
+    def secret(self) -> bytes:
+        assert self.api.secret_key is not None
+        return self.api.secret_key.get_secret_value().encode("utf-8")
+
+
+def context_of(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.evbill
+    return ctx

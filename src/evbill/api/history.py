@@ -1,0 +1,119 @@
+"""Read queries over sessions and CDRs, scoped to a driver's cards or an operator's network.
+
+A resource outside the caller's scope is `NotFound` (404), never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from evbill.api.auth import Principal, Role
+from evbill.api.pagination import Window, encode_cursor, keyset
+from evbill.api.problems import NotFound
+from evbill.money import Money
+from evbill.store.tables import CdrRow, IdTokenRow, SessionRow, StationRow
+
+__all__ = ["Page", "SessionItem", "cdr_page", "find_session", "scope_filter", "session_page"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionItem:
+    id: int
+    station_id: str
+    evse_id: int
+    state: str
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_wh: Decimal
+    total: Money | None  # the CDR's total incl. VAT, once rated
+    cdr_id: str | None
+    id_token: str | None
+    time_zone: str
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def scope_filter(principal: Principal) -> ColumnElement[bool]:
+    """Which sessions the caller may see: a driver's cards, or its operator's stations."""
+    if principal.role is Role.DRIVER:
+        cards = select(IdTokenRow.value).where(IdTokenRow.account == principal.token_account)
+        return SessionRow.id_token.in_(cards)
+    stations = select(StationRow.id).where(StationRow.operator == principal.network)
+    return SessionRow.station_id.in_(stations)
+
+
+_COLUMNS = (SessionRow.id, SessionRow.station_id, SessionRow.evse_id, SessionRow.state,
+            SessionRow.started_at, SessionRow.stopped_at, SessionRow.energy_wh,
+            SessionRow.id_token, SessionRow.time_zone, CdrRow.id, CdrRow.total_cost_incl_vat,
+            CdrRow.currency)  # fmt: skip
+
+
+def _item(r: Any) -> SessionItem:
+    total = None if r[10] is None else Money(r[10], r[11])
+    return SessionItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], total, r[9], r[7], r[8])
+
+
+def session_page(
+    s: Session, principal: Principal, win: Window,
+    station_id: str | None = None, state: str | None = None,
+) -> Page[SessionItem]:  # fmt: skip
+    stmt = (select(*_COLUMNS).outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
+            .where(scope_filter(principal)))  # fmt: skip
+    if station_id is not None:
+        stmt = stmt.where(SessionRow.station_id == station_id)
+    if state is not None:
+        stmt = stmt.where(SessionRow.state == state)
+    rows = s.execute(keyset(stmt, SessionRow.started_at, SessionRow.id, win)).all()
+    items = [_item(r) for r in rows[: win.limit]]
+    more = len(rows) > win.limit
+    nxt = encode_cursor(items[-1].started_at, items[-1].id) if more and items else None
+    return Page(items, nxt)
+
+
+def find_session(s: Session, principal: Principal, session_id: int) -> SessionRow:
+    row = s.scalars(select(SessionRow).where(SessionRow.id == session_id,
+                                             scope_filter(principal))).first()  # fmt: skip
+    if row is None:
+        raise NotFound(f"session_id: no session {session_id}")
+    return row
+
+
+def session_item(s: Session, row: SessionRow) -> SessionItem:
+    r = s.execute(select(*_COLUMNS).outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
+                  .where(SessionRow.id == row.id)).one()  # fmt: skip
+    return _item(r)
+
+
+def cdr_page(s: Session, principal: Principal, win: Window) -> Page[CdrRow]:
+    stmt = (
+        select(CdrRow, SessionRow.started_at)
+        .join(SessionRow, SessionRow.id == CdrRow.session_id)
+        .where(scope_filter(principal))
+    )
+    rows = s.execute(keyset(stmt, SessionRow.started_at, SessionRow.id, win)).all()
+    items: list[CdrRow] = [r[0] for r in rows[: win.limit]]
+    more = len(rows) > win.limit
+    nxt = encode_cursor(rows[win.limit - 1][1], items[-1].session_id) if more else None
+    return Page(items, nxt)
+
+
+def find_cdr(s: Session, principal: Principal, cdr_id: str) -> CdrRow:
+    stmt = (select(CdrRow).join(SessionRow, SessionRow.id == CdrRow.session_id)
+            .where(CdrRow.id == cdr_id, scope_filter(principal)))  # fmt: skip
+    row = s.scalars(stmt).first()
+    if row is None:
+        raise NotFound(f"cdr_id: no CDR {cdr_id!r}")
+    return row

@@ -1,0 +1,42 @@
+"""Sign-up and sign-in (bearer tokens) and the caller's profile."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from evbill.api.auth import ALL_ROLES, Allow, Principal, Public, Role, issue_token
+from evbill.api.context import context_of
+from evbill.api.schemas import ProfileOut, SignIn, SignUp, TokenOut
+from evbill.api.users import UserService
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/signup", status_code=201, dependencies=[Depends(Public())])
+def sign_up(body: SignUp, request: Request) -> TokenOut:
+    """Create a driver account and return a bearer token."""
+    ctx = context_of(request)
+    user = UserService(ctx).create(body.email, body.password, body.name, Role.DRIVER)
+    return TokenOut(access_token=issue_token(ctx, user), expires_in=ctx.api.token_ttl_s)
+
+
+@router.post("/auth/token", dependencies=[Depends(Public())])
+def sign_in(body: SignIn, request: Request) -> TokenOut:
+    """Exchange email and password for a bearer token (rate limited)."""
+    ctx = context_of(request)
+    user = UserService(ctx).sign_in(body.email, body.password, client_of(request))
+    return TokenOut(access_token=issue_token(ctx, user), expires_in=ctx.api.token_ttl_s)
+
+
+@router.get("/me")
+def me(request: Request, who: Annotated[Principal, Depends(Allow(*ALL_ROLES))]) -> ProfileOut:
+    """Who the token belongs to."""
+    p = UserService(context_of(request)).profile(who)
+    return ProfileOut(user_id=p.user_id, role=p.role, email=p.email, name=p.name,
+                      operator_id=p.operator_id)  # fmt: skip

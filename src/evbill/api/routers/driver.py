@@ -1,0 +1,97 @@
+"""A driver's sessions (history and live), CDRs, and starting/stopping from the app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from evbill.api.auth import Allow, Principal, Role
+from evbill.api.commands import driver_card, start_charging, stop_charging
+from evbill.api.context import context_of
+from evbill.api.history import cdr_page, find_cdr, find_session, session_item, session_page
+from evbill.api.live import live_view
+from evbill.api.pagination import window
+from evbill.api.schemas import (
+    CdrOut,
+    CdrPage,
+    CommandOut,
+    LiveOut,
+    SessionOut,
+    SessionPage,
+    StartIn,
+)
+from evbill.api.views import cdr_out, live_out, session_out
+from evbill.store.uow import UnitOfWork
+
+router = APIRouter(prefix="/api/v1/me", tags=["driver"])
+Driver = Annotated[Principal, Depends(Allow(Role.DRIVER))]
+BASE = "/api/v1/me"
+
+
+@router.get("/sessions")
+def my_sessions(
+    request: Request, who: Driver, limit: int = 20, cursor: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+) -> SessionPage:  # fmt: skip
+    """Your charging history, newest first (cursor pagination, `since`/`until` on start time)."""
+    win = window(limit, cursor, since, until)
+    with context_of(request).db.read_sessions() as s:
+        page = session_page(s, who, win, state=state)
+    return SessionPage(items=[session_out(i, BASE) for i in page.items],
+                       next_cursor=page.next_cursor)  # fmt: skip
+
+
+@router.get("/sessions/{session_id}")
+def my_session(request: Request, who: Driver, session_id: int) -> SessionOut:
+    with context_of(request).db.read_sessions() as s:
+        return session_out(session_item(s, find_session(s, who, session_id)), BASE)
+
+
+@router.get("/sessions/{session_id}/live")
+def my_live_session(request: Request, who: Driver, session_id: int) -> LiveOut:
+    """Energy and cost so far, rated with the session's tariff up to now."""
+    ctx = context_of(request)
+    with UnitOfWork(ctx.db, read_only=True) as uow:
+        row = find_session(uow.session, who, session_id)
+        live = live_view(uow, row, ctx.clock())
+        return live_out(session_item(uow.session, row), live, BASE)
+
+
+@router.post("/sessions", status_code=202)
+def start_session(request: Request, who: Driver, body: StartIn) -> CommandOut:
+    """Ask the station to start charging at an EVSE with one of your cards."""
+    ctx = context_of(request)
+    cmd = start_charging(ctx, body.station_id, body.evse_id,
+                         driver_card(ctx, who, body.id_token_id))  # fmt: skip
+    return CommandOut(command_id=cmd.id, station_id=cmd.station_id, action=cmd.action,
+                      status=cmd.status)  # fmt: skip
+
+
+@router.post("/sessions/{session_id}/stop", status_code=202)
+def stop_session(request: Request, who: Driver, session_id: int) -> CommandOut:
+    ctx = context_of(request)
+    with ctx.db.read_sessions() as s:
+        row = find_session(s, who, session_id)
+    cmd = stop_charging(ctx, row)
+    return CommandOut(command_id=cmd.id, station_id=cmd.station_id, action=cmd.action,
+                      status=cmd.status)  # fmt: skip
+
+
+@router.get("/cdrs")
+def my_cdrs(
+    request: Request, who: Driver, limit: int = 20, cursor: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> CdrPage:  # fmt: skip
+    win = window(limit, cursor, since, until)
+    with context_of(request).db.read_sessions() as s:
+        page = cdr_page(s, who, win)
+        return CdrPage(items=[cdr_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/cdrs/{cdr_id}")
+def my_cdr(request: Request, who: Driver, cdr_id: str) -> CdrOut:
+    with context_of(request).db.read_sessions() as s:
+        return cdr_out(find_cdr(s, who, cdr_id))

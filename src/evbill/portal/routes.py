@@ -1,0 +1,14 @@
+"""Mounts the portal's page routers on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from evbill.portal import pages_auth
+
+__all__ = ["install_portal"]
+
+
+def install_portal(app: FastAPI) -> None:
+    for module in (pages_auth,):
+        app.include_router(module.router)
