@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 # Importing a command module registers its commands on `app`.
+from evbill.cli import db as _db  # noqa: F401
 from evbill.cli import demo as _demo  # noqa: F401
 from evbill.cli import ledger as _ledger  # noqa: F401
 from evbill.cli import ocmf as _ocmf  # noqa: F401
@@ -10,6 +11,7 @@ from evbill.cli import rate as _rate  # noqa: F401
 from evbill.cli import remote as _remote  # noqa: F401
 from evbill.cli import serve as _serve  # noqa: F401
 from evbill.cli import simulate as _simulate  # noqa: F401
+from evbill.cli import stations as _stations  # noqa: F401
 from evbill.cli import version as _version  # noqa: F401
 from evbill.cli.app import app
 

@@ -1,0 +1,57 @@
+"""`evbill db upgrade` / `evbill db status`: schema migrations of the configured database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from evbill.cli.app import app, console, fail
+from evbill.config import get_settings
+from evbill.store.database import make_engine
+from evbill.store.migrate import schema_status, upgrade
+
+db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _url(url: str | None) -> str:
+    return url or get_settings().resolved_database_url
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    url: Annotated[str | None, typer.Option(help="database URL (default: settings)")] = None,
+) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    engine = make_engine(_url(url))
+    try:
+        status = upgrade(engine, revision)
+    except SQLAlchemyError as exc:
+        raise fail(f"database: {exc.__class__.__name__}: {exc}".splitlines()[0]) from None
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    console.print(f"{where}: at {', '.join(status.current)}", highlight=False)
+    typer.echo(", ".join(status.current))
+
+
+@db_app.command("status")
+def db_status(
+    url: Annotated[str | None, typer.Option(help="database URL (default: settings)")] = None,
+) -> None:
+    """Print the database's revision and the code's; exit 1 when the database is behind."""
+    engine = make_engine(_url(url))
+    try:
+        status = schema_status(engine)
+    except SQLAlchemyError as exc:
+        raise fail(f"database: {exc.__class__.__name__}: {exc}".splitlines()[0]) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"database: {', '.join(status.current) or '(none)'}")
+    typer.echo(f"code:     {', '.join(status.head)}")
+    if not status.up_to_date:
+        console.print("the database is behind: run `evbill db upgrade`", highlight=False)
+        raise typer.Exit(1)
