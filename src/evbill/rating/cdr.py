@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from evbill.rating.compiled import compile_tariff, zone_for
 from evbill.rating.engine import price_lines, select
@@ -61,24 +62,26 @@ def rate_cdr(tariff: Tariff, tz: str, cdr: Mapping[str, Any]) -> PricedCdr:
     raw = cdr.get("charging_periods")
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
         raise RatingError("charging_periods: at least one charging period is required")
-    segs, dimensions = _segments(raw, end, zone)
-    charging = [s for s in segs if not s.reservation]
-    expired = not charging
-    session_start = charging[0].start if charging else start
-    check_validity(tariff, session_start)
+    segs, dimensions = _segments(raw, end, zone if ct.needs_local_cuts else None)
+    session_start = next((s.start for s in segs if not s.reservation), None)
+    expired = session_start is None
+    check_validity(tariff, start if session_start is None else session_start)
+    energy = charging = parking = ZERO
     for seg in segs:
-        seg.elapsed_s = 0 if seg.reservation else _elapsed(seg.start, session_start)
-    choices = select(ct, segs, expired)
-    lines = price_lines(ct, segs, choices)
-    periods = tuple(PricedPeriod(seg.start, dims, tariff.id) for seg, dims in
-                    zip(segs, dimensions, strict=True))
+        if not seg.reservation:
+            seg.elapsed_s = _elapsed(seg.start, session_start)  # type: ignore[arg-type]
+            energy += seg.energy_wh
+            charging += seg.charging_s
+            parking += seg.parking_s
+    lines = price_lines(ct, segs, select(ct, segs, expired))
+    tid = tariff.id
     return PricedCdr(
-        tariff=tariff, cdr_id=_opt_str(cdr.get("id")), start=start, end=end, periods=periods,
-        lines=tuple(lines),
-        total_energy=sum((s.energy_wh for s in charging), ZERO) / _THOUSAND,
-        total_time=sum((s.charging_s + s.parking_s for s in charging), ZERO) / _HOUR,
-        total_parking_time=sum((s.parking_s for s in charging), ZERO) / _HOUR,
-        source=dict(cdr),
+        tariff=tariff, cdr_id=_opt_str(cdr.get("id")), start=start, end=end,
+        periods=tuple([PricedPeriod(seg.start, dims, tid)
+                       for seg, dims in zip(segs, dimensions, strict=True)]),
+        lines=tuple(lines), total_energy=energy / _THOUSAND,
+        total_time=(charging + parking) / _HOUR, total_parking_time=parking / _HOUR,
+        source=cdr,
     )
 
 
@@ -92,23 +95,27 @@ def _elapsed(at: datetime, origin: datetime) -> Decimal | int:
     return whole + Decimal(delta.microseconds) / 1000000 if delta.microseconds else whole
 
 
+_Dims = tuple[tuple[str, Decimal], ...]
+
+
 def _segments(raw: Sequence[Any], end: datetime,
-              zone: Any) -> tuple[list[Segment], list[tuple[tuple[str, Decimal], ...]]]:
+              zone: ZoneInfo | None) -> tuple[list[Segment], list[_Dims]]:
     segs: list[Segment] = []
-    dimensions: list[tuple[tuple[str, Decimal], ...]] = []
+    dimensions: list[_Dims] = []
     energy_before = ZERO
     previous: datetime | None = None
     for i, period in enumerate(raw):
-        path = f"charging_periods[{i}]"
-        if not isinstance(period, Mapping):
-            raise RatingError(f"{path}: expected an object")
-        start = _dt(period.get("start_date_time"), f"{path}.start_date_time")
+        if type(period) is not dict and not isinstance(period, Mapping):
+            raise RatingError(f"charging_periods[{i}]: expected an object")
+        start = _dt(period.get("start_date_time"), f"charging_periods[{i}].start_date_time")
         if previous is not None and start < previous:
-            raise RatingError(f"{path}.start_date_time: periods are not in chronological order")
+            raise RatingError(f"charging_periods[{i}].start_date_time: periods are not in "
+                              "chronological order")
         if start > end:
-            raise RatingError(f"{path}.start_date_time: after the session's end_date_time")
+            raise RatingError(f"charging_periods[{i}].start_date_time: after the session's "
+                              "end_date_time")
         previous = start
-        seg, dims = _segment(period, path, start, zone, energy_before)
+        seg, dims = _segment(period, i, start, zone, energy_before)
         seg.source_index = i
         energy_before += seg.energy_wh
         segs.append(seg)
@@ -116,35 +123,72 @@ def _segments(raw: Sequence[Any], end: datetime,
     return segs, dimensions
 
 
-def _segment(period: Mapping[str, Any], path: str, start: datetime, zone: Any,
-             energy_before: Decimal) -> tuple[Segment, tuple[tuple[str, Decimal], ...]]:
-    vol: dict[str, Decimal] = {}
+def _segment(period: Mapping[str, Any], i: int, start: datetime, zone: ZoneInfo | None,
+             energy_before: Decimal) -> tuple[Segment, _Dims]:
     dims = period.get("dimensions")
     if not isinstance(dims, Sequence) or isinstance(dims, str) or not dims:
-        raise RatingError(f"{path}.dimensions: at least one dimension is required")
+        raise RatingError(f"charging_periods[{i}].dimensions: at least one dimension is required")
+    energy = charging = parking = reserved = ZERO
+    p_low = p_mid = p_high = c_low = c_mid = c_high = None
+    pairs = []
     for j, dim in enumerate(dims):
-        kind = dim.get("type") if isinstance(dim, Mapping) else None
-        if kind not in _KNOWN:
-            raise RatingError(f"{path}.dimensions[{j}].type: {kind!r} is not a CdrDimensionType")
-        vol[kind] = _num(dim.get("volume"), f"{path}.dimensions[{j}].volume")
-    energy = vol.get("ENERGY", ZERO) * _THOUSAND
-    charging = vol.get("TIME", ZERO) * _HOUR
-    parking = vol.get("PARKING_TIME", ZERO) * _HOUR
-    reserved = vol.get("RESERVATION_TIME", ZERO) * _HOUR
+        kind = dim.get("type") if type(dim) is dict or isinstance(dim, Mapping) else None
+        value = dim.get("volume") if kind is not None else None
+        if type(value) is not Decimal or not value.is_finite():
+            if kind not in _KNOWN:
+                raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is "
+                                  "not a CdrDimensionType")
+            value = _num(value, f"charging_periods[{i}].dimensions[{j}].volume")
+        if kind == "ENERGY":
+            energy = value * _THOUSAND
+        elif kind == "TIME":
+            charging = value * _HOUR
+        elif kind == "PARKING_TIME":
+            parking = value * _HOUR
+        elif kind == "MAX_POWER":
+            p_high = value
+        elif kind == "MIN_POWER":
+            p_low = value
+        elif kind == "MAX_CURRENT":
+            c_high = value
+        elif kind == "MIN_CURRENT":
+            c_low = value
+        elif kind == "RESERVATION_TIME":
+            reserved = value * _HOUR
+        elif kind == "POWER":
+            p_mid = value
+        elif kind == "CURRENT":
+            c_mid = value
+        elif kind not in _KNOWN:
+            raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is not "
+                              "a CdrDimensionType")
+        pairs.append((kind, value))
     if energy < 0 or charging < 0 or parking < 0 or reserved < 0:
-        raise RatingError(f"{path}.dimensions: negative energy or time is not supported")
+        raise RatingError(f"charging_periods[{i}].dimensions: negative energy or time is not "
+                          "supported")
     if reserved and (energy or charging or parking):
-        raise RatingError(f"{path}.dimensions: RESERVATION_TIME mixed with charging dimensions")
-    idle = not energy and not charging  # parked: no power flows
-    p_min = vol.get("MIN_POWER", vol.get("POWER", vol.get("MAX_POWER")))
-    p_max = vol.get("MAX_POWER", vol.get("POWER", vol.get("MIN_POWER")))
-    c_min = vol.get("MIN_CURRENT", vol.get("CURRENT", vol.get("MAX_CURRENT")))
-    c_max = vol.get("MAX_CURRENT", vol.get("CURRENT", vol.get("MIN_CURRENT")))
-    if idle and p_min is None:
-        p_min = p_max = ZERO
-    if idle and c_min is None:
-        c_min = c_max = ZERO
-    seg = Segment(start, local_fields(start, zone), 0, energy_before, energy_wh=energy,
-                  charging_s=charging, parking_s=parking, reservation_s=reserved,
-                  reservation=bool(reserved), power=(p_min, p_max), current=(c_min, c_max))
-    return seg, tuple(vol.items())
+        raise RatingError(f"charging_periods[{i}].dimensions: RESERVATION_TIME mixed with "
+                          "charging dimensions")
+    power = _band(p_low, p_mid, p_high)
+    current = _band(c_low, c_mid, c_high)
+    if not energy and not charging:  # parked: no power flows unless the partner says so
+        power = power if power[0] is not None else _IDLE
+        current = current if current[0] is not None else _IDLE
+    seg = Segment(start, _NO_LOCAL if zone is None else local_fields(start, zone), 0,
+                  energy_before, energy_wh=energy, charging_s=charging, parking_s=parking,
+                  reservation_s=reserved, reservation=bool(reserved), power=power,
+                  current=current)
+    return seg, tuple(pairs)
+
+
+_IDLE: Final = (ZERO, ZERO)
+_NO_LOCAL: Final = (0, 0, 0)  # the tariff has no time, date or weekday restriction
+
+
+def _band(low: Decimal | None, mid: Decimal | None,
+          high: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """(minimum, maximum) from MIN_*/*/MAX_* dimensions; any one of them stands for missing ones."""
+    if low is None and mid is None and high is None:
+        return (None, None)
+    one = mid if mid is not None else (low if low is not None else high)
+    return (low if low is not None else one, high if high is not None else one)

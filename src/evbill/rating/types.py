@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -132,7 +133,7 @@ class PricedCdr:
     total_energy: Decimal  # kWh
     total_time: Decimal  # h, charging + parking (reservation time excluded)
     total_parking_time: Decimal  # h
-    source: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    source: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def currency(self) -> str:
