@@ -83,7 +83,8 @@ def session(rng: random.Random, kw: Decimal) -> tuple[datetime, list[tuple[int, 
     return start, parts
 
 
-def as_cdr(tariff: Tariff, start: datetime, parts: list[tuple[int, Decimal, bool]]) -> dict[str, Any]:
+def as_cdr(tariff: Tariff, start: datetime,
+           parts: list[tuple[int, Decimal, bool]]) -> dict[str, Any]:
     periods, at = [], start
     for seconds, kw, charging in parts:
         hours = (D(seconds) / 3600).quantize(D("0.0001"))

@@ -143,14 +143,23 @@ def price_lines(ct: CompiledTariff, segs: Sequence[Segment],
             else:
                 flat = flat or ch.flat
 
-    extra = _step_extras(accs, last)
+    extra = _step_extras(accs, last) if accs else {}
     currency = ct.tariff.currency
-    lines = [_flat_line(LineKind.FLAT, c, currency) for c in (flat,) if c is not None]
-    lines += [_flat_line(LineKind.RESERVATION_FLAT, c, currency) for c in (res_flat,)
-              if c is not None]
-    lines += [_volume_line(acc, extra.get(id(acc), ZERO), currency) for acc in accs.values()]
-    lines.sort(key=lambda line: _ORDER[line.kind])
-    return lines + _bounds(lines, ct.tariff.min_price, ct.tariff.max_price, currency)
+    lines = [] if flat is None else [_flat_line(LineKind.FLAT, flat, currency)]
+    if res_flat is not None:
+        lines.append(_flat_line(LineKind.RESERVATION_FLAT, res_flat, currency))
+    volume = [_volume_line(acc, extra.get(id(acc), ZERO), currency) for acc in accs.values()]
+    if len({line.kind for line in volume}) > 1:
+        volume.sort(key=_kind_order)  # stable: first use order within a kind
+    lines += volume
+    tariff = ct.tariff
+    if tariff.min_price is None and tariff.max_price is None:
+        return lines
+    return lines + _bounds(lines, tariff.min_price, tariff.max_price, currency)
+
+
+def _kind_order(line: PricedLine) -> int:
+    return _ORDER[line.kind]
 
 
 def _step_extras(accs: dict[tuple[LineKind, int, int], _Acc],
