@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -141,7 +143,8 @@ def test_station_password_is_hashed_and_checked(db: Database) -> None:
     registry = StationRegistry(db)
     row = registry.get("CS1")
     assert row is not None and row.password_hash is not None
-    assert "correct horse" not in row.password_hash and row.password_hash.startswith("scrypt$")
+    assert "correct horse" not in row.password_hash
+    assert row.password_hash.startswith("pbkdf2_sha256$")
     assert registry.check_password("CS1", "correct horse battery")
     assert not registry.check_password("CS1", "correct horse battery!")
     assert not registry.check_password("NOPE", "correct horse battery")
@@ -157,6 +160,22 @@ def test_password_hash_rules() -> None:
     assert not needs_rehash(stored)
     with pytest.raises(PasswordError, match="16 to 40"):
         hash_password("short")
+    with pytest.raises(PasswordError, match="too weak"):
+        verify_password("0123456789abcdef", "pbkdf2_sha256$1000$AAAA$AAAA")
+    with pytest.raises(PasswordError, match="not a pbkdf2_sha256 or scrypt"):
+        verify_password("0123456789abcdef", "md5$abc")
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(b"0123456789abcdef", salt=salt, n=1 << 14, r=8, p=1, dklen=32)
+    legacy = f"scrypt$14$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    assert verify_password("0123456789abcdef", legacy) and needs_rehash(legacy)
+
+
+def test_the_gateway_handshake_accepts_our_hashes() -> None:
+    from evbill.ocpp.auth import verify_station_password
+
+    stored = hash_password("station-password-0001")
+    assert verify_station_password("station-password-0001", stored)
+    assert not verify_station_password("station-password-0002", stored)
 
 
 def test_outbox_claims_each_command_once(db: Database) -> None:

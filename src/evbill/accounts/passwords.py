@@ -1,25 +1,30 @@
-"""Password hashing for OCPP security profile 1 (HTTP basic auth): scrypt with a random salt.
+"""Password hashing for OCPP security profile 1/2 (HTTP basic auth): salted PBKDF2-HMAC-SHA256.
 
-Stored form: `scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>`; parameters travel with the
-hash so they can be raised later without breaking stored passwords.
+Stored form: `pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`, the form the gateway's
+handshake check (`evbill.ocpp.auth.verify_station_password`) reads, so a station added with
+`evbill stations add` can connect at once. Station passwords are 16–40 random characters
+(OCPP BasicAuthPassword), far beyond brute force whatever the work factor; the factor is
+sized so that a reconnect storm of thousands of stations stays cheap (≈30 ms per check).
+`scrypt$…` hashes are verified too, should an operator import them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
 from typing import Final
 
-__all__ = ["PasswordError", "hash_password", "needs_rehash", "verify_password"]
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "PasswordError", "hash_password", "needs_rehash",
+           "verify_password"]  # fmt: skip
 
-_SCHEME: Final = "scrypt"
-_LOG2_N: Final = 15  # n = 32768: ~32 MiB and tens of milliseconds per check
-_R: Final = 8
-_P: Final = 1
+_PBKDF2: Final = "pbkdf2_sha256"
+_SCRYPT: Final = "scrypt"
+ITERATIONS: Final = 50_000
+_MIN_ITERATIONS: Final = 10_000  # refuse to accept hashes weaker than this
 _SALT_BYTES: Final = 16
-_HASH_BYTES: Final = 32
 #: OCPP 2.0.1 BasicAuthPassword: 16 to 40 characters (1.6 AuthorizationKey: 16+ as well).
 MIN_LENGTH: Final = 16
 MAX_LENGTH: Final = 40
@@ -33,11 +38,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _derive(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=1 << log2_n, r=r, p=p,
-        maxmem=256 * 1024 * 1024, dklen=_HASH_BYTES,
-    )  # fmt: skip
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise PasswordError("password_hash: malformed base64") from None
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -48,28 +53,41 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
             f"(OCPP BasicAuthPassword), got {len(password)}"
         )
     salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
-    digest = _derive(password, salt, _LOG2_N, _R, _P)
-    return f"{_SCHEME}${_LOG2_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, ITERATIONS)
+    return f"{_PBKDF2}${ITERATIONS}${_b64(salt)}${_b64(digest)}"
 
 
-def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
+def _derive(password: str, stored: str) -> tuple[bytes, bytes]:
+    """(derived, expected) for the stored hash's scheme and parameters."""
     parts = stored.split("$")
-    if len(parts) != 6 or parts[0] != _SCHEME:
-        raise PasswordError("password_hash: not an evbill scrypt hash")
     try:
-        log2_n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-        return log2_n, r, p, base64.b64decode(parts[4]), base64.b64decode(parts[5])
-    except ValueError:
-        raise PasswordError("password_hash: malformed parameters or base64") from None
+        if parts[0] == _PBKDF2 and len(parts) == 4:
+            iterations = int(parts[1])
+            if iterations < _MIN_ITERATIONS:
+                raise PasswordError(f"password_hash: {iterations} iterations is too weak")
+            salt, expected = _unb64(parts[2]), _unb64(parts[3])
+            return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt,
+                                       iterations), expected  # fmt: skip
+        if parts[0] == _SCRYPT and len(parts) == 6:
+            log2_n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            salt, expected = _unb64(parts[4]), _unb64(parts[5])
+            derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=1 << log2_n, r=r,
+                                     p=p, maxmem=256 * 1024 * 1024, dklen=len(expected))
+            return derived, expected
+    except ValueError as exc:
+        if isinstance(exc, PasswordError):
+            raise
+        raise PasswordError("password_hash: malformed parameters") from None
+    raise PasswordError("password_hash: not a pbkdf2_sha256 or scrypt hash")
 
 
 def verify_password(password: str, stored: str) -> bool:
     """True when `password` matches the stored hash (constant-time comparison)."""
-    log2_n, r, p, salt, expected = _parse(stored)
-    return hmac.compare_digest(_derive(password, salt, log2_n, r, p), expected)
+    derived, expected = _derive(password, stored)
+    return hmac.compare_digest(derived, expected)
 
 
 def needs_rehash(stored: str) -> bool:
-    """True when the hash was made with weaker parameters than today's."""
-    log2_n, r, p, _salt, _hash = _parse(stored)
-    return (log2_n, r, p) != (_LOG2_N, _R, _P)
+    """True when the hash is not today's scheme and work factor."""
+    parts = stored.split("$")
+    return not (parts[0] == _PBKDF2 and len(parts) == 4 and parts[1] == str(ITERATIONS))
