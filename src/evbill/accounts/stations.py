@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from evbill.accounts.passwords import hash_password, verify_password
+from evbill.accounts.passwords import PasswordError, hash_password, verify_password
 from evbill.store.database import Database
 from evbill.store.tables import ConnectorRow, EvseRow, StationRow
 
@@ -104,7 +104,11 @@ class StationRegistry:
         with self._db.read_sessions() as s:
             row = s.get(StationRow, station_id)
             stored = None if row is None else row.password_hash
-        ok = stored is not None and verify_password(password, stored)
+        try:
+            ok = stored is not None and verify_password(password, stored)
+        except PasswordError as exc:  # a damaged stored hash: refuse, and say why in the log
+            log.error("station.auth_hash_unreadable station_id=%s reason=%s", station_id, exc)
+            ok = False
         log.info("station.auth station_id=%s ok=%s", station_id, ok)
         return ok
 
