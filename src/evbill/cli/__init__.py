@@ -7,6 +7,7 @@ from evbill.cli import db as _db  # noqa: F401
 from evbill.cli import demo as _demo  # noqa: F401
 from evbill.cli import ledger as _ledger  # noqa: F401
 from evbill.cli import ocmf as _ocmf  # noqa: F401
+from evbill.cli import payments as _payments  # noqa: F401
 from evbill.cli import rate as _rate  # noqa: F401
 from evbill.cli import remote as _remote  # noqa: F401
 from evbill.cli import serve as _serve  # noqa: F401

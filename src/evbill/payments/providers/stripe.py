@@ -97,10 +97,11 @@ class StripeProvider:
         *,
         webhook_secret: str,
         http_client: stripe.HTTPClient | None = None,
-        **kwargs: Any,
+        clock: Callable[[], datetime] = _utc_now,
+        channel: Channel = "card",
     ) -> StripeProvider:
         client = stripe.StripeClient(api_key, max_network_retries=0, http_client=http_client)
-        return cls(client, webhook_secret=webhook_secret, **kwargs)
+        return cls(client, webhook_secret=webhook_secret, clock=clock, channel=channel)
 
     # --- the provider interface ----------------------------------------------------------
     def authorize(
