@@ -265,6 +265,17 @@ class SimStation:
             self.stats.queued_offline += 1
         return item.done
 
+    def reorder_outbox(self, order: list[int]) -> None:
+        """Deliver queued messages in another order (`order` lists outbox positions).
+
+        Simulates stations that send their backlog out of order after a reconnect.
+        """
+        if sorted(order) != list(range(len(self._outbox))):
+            raise ValueError(f"order: {order} is not a permutation of the "
+                             f"{len(self._outbox)} queued messages")
+        items = list(self._outbox)
+        self._outbox = deque(items[i] for i in order)
+
     async def flush(self) -> None:
         """Send queued messages in order while connected; each leaves the queue when acked."""
         async with self._send_lock:
