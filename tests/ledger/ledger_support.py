@@ -6,7 +6,7 @@ append-only triggers inside its own transaction, changes rows, and puts the trig
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Connection, text
@@ -53,7 +53,7 @@ class MemoryBackend:
 
     def edit(self, seq: int, field: str, value: str) -> None:
         i = self._index(seq)
-        self.ledger.entries[i] = replace(self.ledger.entries[i], **{field: value})
+        self.ledger.entries[i] = self.ledger.entries[i]._replace(**{field: value})
 
     def edit_root(self, day: str, root: str) -> None:
         old = self.ledger.daily_roots[day]
@@ -65,14 +65,14 @@ class MemoryBackend:
     def insert_copy(self, source: int, at: int) -> None:
         copy = self.ledger.entries[self._index(source)]
         entries = self.ledger.entries
-        shifted = [replace(e, seq=e.seq + 1) if e.seq >= at else e for e in entries]
-        shifted.insert(at - 1, replace(copy, seq=at))
+        shifted = [e._replace(seq=e.seq + 1) if e.seq >= at else e for e in entries]
+        shifted.insert(at - 1, copy._replace(seq=at))
         self.ledger.entries[:] = shifted
 
     def swap(self, a: int, b: int) -> None:
         entries = self.ledger.entries
         i, j = self._index(a), self._index(b)
-        entries[i], entries[j] = replace(entries[j], seq=a), replace(entries[i], seq=b)
+        entries[i], entries[j] = entries[j]._replace(seq=a), entries[i]._replace(seq=b)
 
 
 class SqlBackend:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -15,9 +16,11 @@ from rich.table import Table
 
 from evbill.cli.app import app, console, fail
 from evbill.config import get_settings
+from evbill.ledger.balances import TrialBalance
 from evbill.ledger.errors import LedgerError
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
+from evbill.money import minor_unit
 from evbill.store import Database, SchemaError
 
 ledger_app = typer.Typer(
@@ -61,6 +64,34 @@ def verify(database: DatabaseOption = None) -> None:
                f"{report.days_checked} daily roots")
 
 
+def _fmt(amount: Decimal, currency: str) -> str:
+    """Exact ledger amounts shown with the currency's minor unit (no rounding happens)."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_unit(currency))):f}"
+
+
+def _balances_json(trial: TrialBalance) -> str:
+    return json.dumps({
+        "lines": [{"account": x.account, "currency": x.currency,
+                   "debits": _fmt(x.debits, x.currency), "credits": _fmt(x.credits, x.currency),
+                   "balance": _fmt(x.balance, x.currency)} for x in trial.lines],
+        "totals": {cur: _fmt(total, cur) for cur, total in trial.totals},
+    }, indent=2)
+
+
+def _balances_table(trial: TrialBalance) -> Table:
+    table = Table(title="trial balance", box=box.SIMPLE_HEAVY)
+    table.add_column("account", overflow="fold")
+    table.add_column("currency")
+    for name in ("debits", "credits", "balance"):
+        table.add_column(name, justify="right")
+    for x in trial.lines:
+        table.add_row(x.account, x.currency, _fmt(x.debits, x.currency),
+                      _fmt(x.credits, x.currency), _fmt(x.balance, x.currency))
+    for currency, total in trial.totals:
+        table.add_row("[bold]total[/]", currency, "", "", f"[bold]{_fmt(total, currency)}[/]")
+    return table
+
+
 @ledger_app.command("balances")
 def balances(
     database: DatabaseOption = None,
@@ -70,21 +101,9 @@ def balances(
     with _service(database) as service:
         trial = service.trial_balance()
     if as_json:
-        typer.echo(json.dumps({
-            "lines": [{"account": x.account, "currency": x.currency, "debits": f"{x.debits:f}",
-                       "credits": f"{x.credits:f}", "balance": f"{x.balance:f}"}
-                      for x in trial.lines],
-            "totals": {cur: f"{total:f}" for cur, total in trial.totals},
-        }, indent=2))
+        typer.echo(_balances_json(trial))
     else:
-        table = Table("account", "currency", "debits", "credits", "balance",
-                      title="trial balance", box=box.SIMPLE_HEAVY)
-        for line in trial.lines:
-            table.add_row(line.account, line.currency, f"{line.debits:f}",
-                          f"{line.credits:f}", f"{line.balance:f}")
-        for currency, total in trial.totals:
-            table.add_row("[bold]total[/]", currency, "", "", f"[bold]{total:f}[/]")
-        console.print(table)
+        console.print(_balances_table(trial))
     if not trial.balanced:
         raise fail("the trial balance does not sum to zero: run `evbill ledger verify`", code=1)
 

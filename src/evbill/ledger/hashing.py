@@ -15,11 +15,12 @@ each hash commits to the whole chain before it, back to `GENESIS_HASH`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, NamedTuple
 
 from evbill.ledger.journal import Entry, Transaction, TransactionKind
 from evbill.money import Money
@@ -29,6 +30,7 @@ __all__ = [
     "GENESIS_HASH",
     "ChainHead",
     "StoredEntry",
+    "StreamHasher",
     "canonical_amount",
     "canonical_time",
     "chain_transaction",
@@ -43,6 +45,7 @@ ENCODING_VERSION: Final = "evbill-ledger-entry-v1"
 #: The `prev_hash` of entry 1: 32 zero bytes in hex.
 GENESIS_HASH: Final = "0" * 64
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIME_SHAPE: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +56,11 @@ class ChainHead:
     hash: str = GENESIS_HASH
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
-    """A journal entry exactly as stored: every hashed field as its canonical text."""
+class StoredEntry(NamedTuple):
+    """A journal entry exactly as stored: every hashed field as its canonical text.
+
+    A named tuple rather than a dataclass: verify builds one per stored row, millions of times.
+    """
 
     seq: int
     transaction_id: str
@@ -92,7 +97,9 @@ def canonical_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Inverse of `canonical_time` (raises ValueError on anything else)."""
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    if not _TIME_SHAPE.fullmatch(text):
+        raise ValueError(f"occurred_at: {text!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def _netstrings(fields: Sequence[str]) -> bytes:
@@ -128,6 +135,33 @@ def hash_entry(entry: StoredEntry) -> str:
     return hashlib.sha256(encode_entry(entry)).hexdigest()
 
 
+class StreamHasher:
+    """`hash_entry` for entries streamed in order, several times faster on long runs.
+
+    Entries of one transaction share their first seven fields, so their netstrings are
+    encoded once per transaction; the rest is built as text and encoded in one go (ASCII
+    lengths equal byte lengths; anything else takes the general path). Same bytes, same hash.
+    """
+
+    __slots__ = ("_header", "_prefix")
+
+    def __init__(self) -> None:
+        self._header: tuple[str, ...] = ()
+        self._prefix = b""
+
+    def __call__(self, e: StoredEntry) -> str:
+        header = (e.transaction_id, e.idempotency_key, e.kind, e.reference, e.reverses,
+                  e.occurred_at)
+        if header != self._header:
+            self._header, self._prefix = header, _netstrings((ENCODING_VERSION, *header))
+        seq = str(e.seq)
+        tail = (f"{len(seq)}:{seq},{len(e.prev_hash)}:{e.prev_hash},{len(e.account)}:"
+                f"{e.account},{len(e.amount)}:{e.amount},{len(e.currency)}:{e.currency},")
+        if not tail.isascii():
+            return hash_entry(e)
+        return hashlib.sha256(self._prefix + tail.encode("ascii")).hexdigest()
+
+
 def chain_transaction(txn: Transaction, head: ChainHead) -> tuple[StoredEntry, ...]:
     """Number and hash a transaction's entries after `head`; pure, so replays are exact."""
     occurred_at = canonical_time(txn.occurred_at)
@@ -149,7 +183,7 @@ def chain_transaction(txn: Transaction, head: ChainHead) -> tuple[StoredEntry, .
             hash="",
         )
         digest = hash_entry(unsigned)
-        chained.append(replace(unsigned, hash=digest))
+        chained.append(unsigned._replace(hash=digest))
         prev_seq, prev_hash = unsigned.seq, digest
     return tuple(chained)
 

@@ -8,11 +8,11 @@ Verification reads in one REPEATABLE READ snapshot on PostgreSQL and streams row
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Final, Self, cast
 
 from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,6 +48,31 @@ def _entry(row: Sequence[Any]) -> StoredEntry:
     return StoredEntry(*values)
 
 
+_NO_HEADER: Final = ("", "", "", "", "", "")
+
+
+def merge_headers(
+    entries: Iterable[Sequence[Any]], headers: Iterator[Sequence[Any]]
+) -> Iterator[StoredEntry]:
+    """Attach each entry its transaction header; both streams are in chain order.
+
+    An entry whose header is not the next one in order (deleted, reordered, edited id) gets
+    empty header fields, so its hash fails and verify names it.
+    """
+    current: Sequence[Any] = _NO_HEADER
+    pending: Sequence[Any] | None = None
+    for seq, txn_id, account, amount, currency, prev_hash, digest in entries:
+        if current[0] != txn_id:
+            if pending is None:
+                pending = next(headers, None)
+            if pending is not None and pending[0] == txn_id:
+                current, pending = pending, None
+            else:
+                current = _NO_HEADER
+        yield StoredEntry(seq, txn_id, current[1], current[2], current[3], current[4],
+                          current[5], account, amount, currency, prev_hash, digest)
+
+
 class SqlLedgerRepository:
     """The ledger repository on a SQLAlchemy `Session` (usable inside another unit of work)."""
 
@@ -68,12 +93,12 @@ class SqlLedgerRepository:
         self.session.execute(stmt)
 
     def lock_head(self) -> ChainHead:
-        self._ensure_head_row()
-        row = self.session.execute(
-            select(ChainHeadRow.last_seq, ChainHeadRow.last_hash)
-            .where(ChainHeadRow.id == _HEAD_ID)
-            .with_for_update()
-        ).one()
+        query = (select(ChainHeadRow.last_seq, ChainHeadRow.last_hash)
+                 .where(ChainHeadRow.id == _HEAD_ID).with_for_update())
+        row = self.session.execute(query).one_or_none()
+        if row is None:  # first posting ever (or an emptied test database)
+            self._ensure_head_row()
+            row = self.session.execute(query).one()
         return ChainHead(row.last_seq, row.last_hash)
 
     def head(self) -> ChainHead:
@@ -95,7 +120,7 @@ class SqlLedgerRepository:
         self.session.execute(insert(T), [{
             "id": first.transaction_id, "idempotency_key": first.idempotency_key,
             "kind": first.kind, "reference": first.reference, "reverses": first.reverses,
-            "occurred_at": first.occurred_at,
+            "occurred_at": first.occurred_at, "first_seq": first.seq,
         }])
         self.session.execute(insert(E), [{
             "seq": e.seq, "transaction_id": e.transaction_id, "account": e.account,
@@ -133,12 +158,15 @@ class SqlLedgerRepository:
         return list(self.session.execute(stmt).scalars())
 
     def stream_entries(self, batch_size: int = 10_000) -> Iterator[StoredEntry]:
-        result = self.session.execute(
-            _entries_query().order_by(E.c.seq), execution_options={"yield_per": batch_size}
-        )
-        for rows in result.partitions():
-            for row in rows:
-                yield StoredEntry(*row) if None not in row else _entry(row)
+        """Entries by seq merged with headers by first_seq: two streams, no join to sort."""
+        conn = self.session.connection()
+        entries = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            select(E.c.seq, E.c.transaction_id, E.c.account, E.c.amount, E.c.currency,
+                   E.c.prev_hash, E.c.hash).order_by(E.c.seq))
+        headers = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            select(T.c.id, T.c.idempotency_key, T.c.kind, T.c.reference, T.c.reverses,
+                   T.c.occurred_at).order_by(T.c.first_seq))
+        yield from merge_headers(entries, iter(headers))
 
     def entry_count(self) -> int:
         return int(self.session.execute(select(func.count()).select_from(E)).scalar_one())

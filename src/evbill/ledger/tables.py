@@ -33,6 +33,8 @@ class TransactionRow(Base):
     reference: Mapped[str] = mapped_column(String(200))
     reverses: Mapped[str] = mapped_column(String(36))  # "" when none (hashed as such)
     occurred_at: Mapped[str] = mapped_column(String(27), index=True)  # canonical UTC text
+    #: Sequence number of the first entry: verify streams headers in chain order by it.
+    first_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class EntryRow(Base):

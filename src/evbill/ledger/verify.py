@@ -7,14 +7,13 @@ store streams rows in and hands over the chain head, the daily roots and the hea
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from evbill.ledger.accounts import validate_code
 from evbill.ledger.errors import InvalidAccount
-from evbill.ledger.hashing import GENESIS_HASH, ChainHead, StoredEntry, hash_entry, parse_time
+from evbill.ledger.hashing import GENESIS_HASH, ChainHead, StoredEntry, StreamHasher, parse_time
 from evbill.ledger.merkle import DailyRoot, MerkleAccumulator
 from evbill.money import UnknownCurrency, minor_unit
 
@@ -52,18 +51,45 @@ class _Broken(Exception):
         self.problem = problem
 
 
-def _content_problem(entry: StoredEntry) -> str | None:
-    """Why an entry whose hash matches is still malformed (only a buggy writer gets here)."""
+class _ContentChecks:
+    """Why an entry whose hash matches is still malformed (only a buggy writer gets here).
+
+    Accounts and currencies repeat a lot and a transaction's entries share one timestamp, so
+    the full checks run only when one of them is new.
+    """
+
+    def __init__(self) -> None:
+        self._accounts: set[str] = set()
+        self._places: dict[str, int] = {}
+        self._time = ""
+
+    def problem(self, entry: StoredEntry, amount: Decimal | None) -> str | None:
+        places = self._places.get(entry.currency)
+        if (places is None or entry.account not in self._accounts
+                or entry.occurred_at != self._time):
+            try:
+                validate_code(entry.account)
+                places = minor_unit(entry.currency)
+                parse_time(entry.occurred_at)
+            except (InvalidAccount, UnknownCurrency, ValueError) as exc:
+                return f"malformed content: {exc}"
+            self._accounts.add(entry.account)
+            self._places[entry.currency], self._time = places, entry.occurred_at
+        text = entry.amount
+        if amount is None:
+            return f"malformed content: amount {text!r} is not a decimal number"
+        dot = text.find(".")
+        if amount.is_zero() or (dot >= 0 and len(text) - dot - 1 > places):
+            return f"amount {text} is zero or finer than the {entry.currency} minor unit"
+        return None
+
+
+def _decimal(text: str) -> Decimal | None:
     try:
-        validate_code(entry.account)
-        places = minor_unit(entry.currency)
-        amount = Decimal(entry.amount)
-        parse_time(entry.occurred_at)
-    except (InvalidAccount, UnknownCurrency, InvalidOperation, ValueError) as exc:
-        return f"malformed content: {exc}"
-    if amount.is_zero() or amount != amount.quantize(Decimal(1).scaleb(-places)):
-        return f"amount {entry.amount} is zero or finer than the {entry.currency} minor unit"
-    return None
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 class Verifier:
@@ -78,6 +104,8 @@ class Verifier:
         self._txn_sums: dict[str, Decimal] = {}
         self._seen_txns: set[str] = set()
         self.problem: LedgerProblem | None = None
+        self._hash = StreamHasher()
+        self._checks = _ContentChecks()
 
     @property
     def entries(self) -> int:
@@ -88,50 +116,58 @@ class Verifier:
         return len(self._seen_txns)
 
     def feed(self, entry: StoredEntry) -> bool:
-        """Check one entry; False (and `problem` set) at the first problem."""
+        """Check one entry; False (and `problem` set) at the first problem.
+
+        This runs once per stored entry, so the common case is kept flat; anything unusual
+        goes to `_link_problem` / `_checks` for the reason.
+        """
         if self.problem is not None:
             return False
-        try:
-            self._check_link(entry)
-            self._track_transaction(entry)
-        except _Broken as broken:
-            self.problem = broken.problem
+        seq, digest = entry.seq, entry.hash
+        if (seq != self._prev_seq + 1 or entry.prev_hash != self._prev_hash
+                or self._hash(entry) != digest):
+            return self._fail(LedgerProblem(self._link_problem(entry), seq))
+        amount = _decimal(entry.amount)
+        reason = self._checks.problem(entry, amount)
+        if reason is not None or amount is None:
+            return self._fail(LedgerProblem(reason or "malformed amount", seq))
+        if entry.transaction_id != self._txn and not self._next_transaction(entry):
             return False
-        acc = self._days.get(entry.day)
-        if acc is not None:
-            acc.add(bytes.fromhex(entry.hash))
-        self._prev_seq, self._prev_hash = entry.seq, entry.hash
+        sums, currency = self._txn_sums, entry.currency
+        sums[currency] = sums[currency] + amount if currency in sums else amount
+        if self._days:
+            acc = self._days.get(entry.occurred_at[:10])
+            if acc is not None:
+                acc.add(bytes.fromhex(digest))
+        self._prev_seq, self._prev_hash = seq, digest
         return True
 
-    def _check_link(self, entry: StoredEntry) -> None:
-        seq = entry.seq
-        if seq != self._prev_seq + 1:
-            raise _Broken(LedgerProblem(
-                f"expected sequence number {self._prev_seq + 1} after {self._prev_seq}: "
-                "an entry was removed, inserted or reordered", seq))
-        if not hmac.compare_digest(entry.prev_hash, self._prev_hash):
-            raise _Broken(LedgerProblem(
-                f"prev_hash {entry.prev_hash[:16]}… is not the hash of entry {seq - 1} "
-                f"({self._prev_hash[:16]}…): the chain is broken here", seq))
-        if not hmac.compare_digest(hash_entry(entry), entry.hash):
-            raise _Broken(LedgerProblem(
-                "stored hash does not match the entry's content: the entry (amount, account, "
-                "currency, timestamp, transaction) or its hash was changed", seq))
-        reason = _content_problem(entry)
-        if reason is not None:
-            raise _Broken(LedgerProblem(reason, seq))
+    def _fail(self, problem: LedgerProblem) -> bool:
+        self.problem = problem
+        return False
 
-    def _track_transaction(self, entry: StoredEntry) -> None:
-        if entry.transaction_id != self._txn:
+    def _link_problem(self, entry: StoredEntry) -> str:
+        if entry.seq != self._prev_seq + 1:
+            return (f"expected sequence number {self._prev_seq + 1} after {self._prev_seq}: "
+                    "an entry was removed, inserted or reordered")
+        if entry.prev_hash != self._prev_hash:
+            return (f"prev_hash {entry.prev_hash[:16]}… is not the hash of entry "
+                    f"{entry.seq - 1} ({self._prev_hash[:16]}…): the chain is broken here")
+        return ("stored hash does not match the entry's content: the entry (amount, account, "
+                "currency, timestamp, transaction) or its hash was changed")
+
+    def _next_transaction(self, entry: StoredEntry) -> bool:
+        try:
             self._close_transaction()
-            if entry.transaction_id in self._seen_txns:
-                raise _Broken(LedgerProblem(
-                    f"transaction {entry.transaction_id} continues after another one began",
-                    entry.seq))
-            self._seen_txns.add(entry.transaction_id)
-            self._txn, self._txn_first, self._txn_sums = entry.transaction_id, entry.seq, {}
-        amount = Decimal(entry.amount)
-        self._txn_sums[entry.currency] = self._txn_sums.get(entry.currency, Decimal(0)) + amount
+        except _Broken as broken:
+            return self._fail(broken.problem)
+        if entry.transaction_id in self._seen_txns:
+            return self._fail(LedgerProblem(
+                f"transaction {entry.transaction_id} continues after another one began",
+                entry.seq))
+        self._seen_txns.add(entry.transaction_id)
+        self._txn, self._txn_first, self._txn_sums = entry.transaction_id, entry.seq, {}
+        return True
 
     def _close_transaction(self) -> None:
         off = {cur: total for cur, total in self._txn_sums.items() if total != 0}
@@ -154,7 +190,7 @@ class Verifier:
         return VerifyReport(self.entries, len(self._seen_txns), len(self._roots), self.problem)
 
     def _check_head(self, head: ChainHead) -> None:
-        if head.seq != self._prev_seq or not hmac.compare_digest(head.hash, self._prev_hash):
+        if head.seq != self._prev_seq or head.hash != self._prev_hash:
             raise _Broken(LedgerProblem(
                 f"the chain head records entry {head.seq} ({head.hash[:16]}…) but the journal "
                 f"ends at entry {self._prev_seq} ({self._prev_hash[:16]}…): entries were "

@@ -57,7 +57,9 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("reverses", sa.String(length=36), nullable=False),
         sa.Column("occurred_at", sa.String(length=27), nullable=False),
+        sa.Column("first_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_transactions")),
+        sa.UniqueConstraint("first_seq", name=op.f("uq_ledger_transactions_first_seq")),
         sa.UniqueConstraint("idempotency_key",
                             name=op.f("uq_ledger_transactions_idempotency_key")),
     )
