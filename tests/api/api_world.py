@@ -11,12 +11,15 @@ from pydantic import SecretStr
 
 from evbill.accounts.stations import StationRegistry
 from evbill.accounts.tokens import TokenRegistry
+from evbill.api.adhoc import AdhocService
 from evbill.api.auth import Role, issue_token
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
-from evbill.api.tables import UserRow
+from evbill.api.tables import TariffOwnerRow, UserRow
 from evbill.api.users import UserService
+from evbill.api.wallet import WalletService
 from evbill.config import Settings
+from evbill.payments.providers.sandbox_vault import CARD_SUCCESS
 from evbill.sessions.commands import (
     IdToken,
     MeterReading,
@@ -72,6 +75,12 @@ class World:
     sessions: dict[str, int] = field(default_factory=dict)  # label → session id
     cdrs: dict[str, str] = field(default_factory=dict)
     card_ids: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # label → API key id
+    key_secrets: dict[str, str] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)  # label → payment method id
+    card_tokens: dict[str, str] = field(default_factory=dict)  # label → provider token
+    payments: dict[str, str] = field(default_factory=dict)  # label → ad hoc payment id
+    payment_keys: dict[str, str] = field(default_factory=dict)
 
 
 def _session(service: SessionService, clock: Clock, station: str, evse: int, card: str,
@@ -138,4 +147,20 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
         for label in ("driver_done", "driver2_done"):
             world.cdrs[label] = s.scalars(select(CdrRow.id).where(
                 CdrRow.session_id == world.sessions[label])).one()
+    with db.sessions() as s, s.begin():
+        s.add(TariffOwnerRow(tariff_id="TA", operator_id="op-a"))
+        s.add(TariffOwnerRow(tariff_id="TB", operator_id="op-b"))
+    for label, operator in (("a", "op-a"), ("a_path", "op-a"), ("b", "op-b")):
+        issued = users.issue_key(operator, Role.OPERATOR_ADMIN, f"key {label}")
+        world.keys[label], world.key_secrets[label] = issued.key_id, issued.secret
+    wallet = WalletService(ctx)
+    for label in ("driver", "driver2"):
+        card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
+        world.card_tokens[label] = card.token
+        world.methods[label] = wallet.add_method(world.users[label].id, card.token).id
+    adhoc = AdhocService(ctx)
+    for label, station in (("a", "A-1"), ("b", "B-1")):
+        card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
+        row, key = adhoc.pay(station, 1, card.token)
+        world.payments[label], world.payment_keys[label] = row.id, key
     return world

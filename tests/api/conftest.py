@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from evbill.api.app import create_app
 from evbill.api.context import ApiContext
 from evbill.config import Settings
+from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.store.database import Database
 
 
@@ -31,7 +32,9 @@ def app_db(database_url: str, tmp_path: object) -> Iterator[Database]:
 @pytest.fixture
 def client(app_db: Database, clock: Clock, tmp_path: object) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path)  # type: ignore[arg-type]
-    app = create_app(settings, api_settings=api_settings(), db=app_db, clock=clock)
+    provider = SandboxProvider(clock=clock, namespace="t")
+    app = create_app(settings, api_settings=api_settings(), db=app_db, clock=clock,
+                     provider=provider)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -10,5 +10,7 @@ __all__ = ["install_portal"]
 
 
 def install_portal(app: FastAPI) -> None:
+    from evbill.api.app import mount
+
     for module in (pages_auth,):
-        app.include_router(module.router)
+        mount(app, module.router)

@@ -1,0 +1,128 @@
+"""A driver's cards (id tokens), payment methods and wallet."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from sqlalchemy import select
+
+from evbill.accounts.tokens import TokenError, TokenRegistry
+from evbill.api.auth import Allow, Principal, Role
+from evbill.api.context import context_of
+from evbill.api.problems import BadRequest, Conflict, NotFound
+from evbill.api.schemas import (
+    IdTokenIn,
+    IdTokenOut,
+    PaymentMethodIn,
+    PaymentMethodOut,
+    TopUpIn,
+    WalletEntryOut,
+    WalletOut,
+    money_out,
+)
+from evbill.api.tables import PaymentMethodRow, WalletEntryRow
+from evbill.api.wallet import WalletService
+from evbill.money import Money, MoneyError
+from evbill.sessions.commands import IdTokenType
+from evbill.store.tables import IdTokenRow
+
+router = APIRouter(prefix="/api/v1/me", tags=["driver"])
+Driver = Annotated[Principal, Depends(Allow(Role.DRIVER))]
+
+
+def _token_out(row: IdTokenRow) -> IdTokenOut:
+    return IdTokenOut(id=row.id, uid=row.value, type=row.type, status=row.status,
+                      group_id=row.group_id)  # fmt: skip
+
+
+@router.get("/id-tokens")
+def my_cards(request: Request, who: Driver) -> list[IdTokenOut]:
+    with context_of(request).db.read_sessions() as s:
+        rows = s.scalars(select(IdTokenRow).where(IdTokenRow.account == who.token_account)
+                         .order_by(IdTokenRow.id))  # fmt: skip
+        return [_token_out(r) for r in rows]
+
+
+@router.post("/id-tokens", status_code=201)
+def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
+    """Register an RFID card (or another token) for your account."""
+    ctx = context_of(request)
+    try:
+        kind = IdTokenType(body.type)
+    except ValueError:
+        raise BadRequest(f"type: {body.type!r} is not an OCPP IdTokenType") from None
+    try:
+        row = TokenRegistry(ctx.db).add(body.uid, type_=kind, account=who.token_account,
+                                        now=ctx.clock())  # fmt: skip
+    except TokenError as exc:
+        raise Conflict(str(exc)) from None
+    return _token_out(row)
+
+
+@router.delete("/id-tokens/{token_id}", status_code=204)
+def block_card(request: Request, who: Driver, token_id: int) -> None:
+    """Block a lost card (it stays in your history)."""
+    with context_of(request).db.sessions() as s, s.begin():
+        row = s.get(IdTokenRow, token_id)
+        if row is None or row.account != who.token_account:
+            raise NotFound(f"token_id: no card {token_id}")
+        row.status = "Blocked"
+
+
+def _method_out(row: PaymentMethodRow) -> PaymentMethodOut:
+    return PaymentMethodOut(id=row.id, kind=row.kind, brand=row.brand, last4=row.last4,
+                            exp_month=row.exp_month, exp_year=row.exp_year)  # fmt: skip
+
+
+@router.get("/payment-methods")
+def my_payment_methods(request: Request, who: Driver) -> list[PaymentMethodOut]:
+    assert who.user_id is not None
+    return [_method_out(r) for r in WalletService(context_of(request)).methods(who.user_id)]
+
+
+@router.post("/payment-methods", status_code=201)
+def add_payment_method(request: Request, who: Driver, body: PaymentMethodIn) -> PaymentMethodOut:
+    """Save a payment method by its provider token (card data never reaches evbill)."""
+    assert who.user_id is not None
+    return _method_out(WalletService(context_of(request)).add_method(who.user_id, body.token))
+
+
+@router.delete("/payment-methods/{method_id}", status_code=204)
+def remove_payment_method(request: Request, who: Driver, method_id: str) -> None:
+    assert who.user_id is not None
+    WalletService(context_of(request)).remove_method(who.user_id, method_id)
+
+
+def _entry_out(row: WalletEntryRow) -> WalletEntryOut:
+    amount = money_out(Money(row.amount, row.currency))
+    assert amount is not None
+    return WalletEntryOut(id=row.id, kind=row.kind, amount=amount, reference=row.reference,
+                          created_at=row.created_at)  # fmt: skip
+
+
+@router.get("/wallet")
+def my_wallet(request: Request, who: Driver) -> WalletOut:
+    assert who.user_id is not None
+    balance, entries = WalletService(context_of(request)).balance(who.user_id)
+    shown = money_out(balance)
+    assert shown is not None
+    return WalletOut(balance=shown, entries=[_entry_out(e) for e in entries])
+
+
+@router.post("/wallet/top-ups", status_code=201)
+def top_up(
+    request: Request, who: Driver, body: TopUpIn,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> WalletEntryOut:  # fmt: skip
+    """Charge a saved payment method and credit the wallet (send an Idempotency-Key)."""
+    assert who.user_id is not None
+    try:
+        amount = Money.of(body.amount, body.currency.upper())
+    except MoneyError as exc:
+        raise BadRequest(f"amount: {exc}") from None
+    key = idempotency_key or secrets.token_hex(8)
+    row = WalletService(context_of(request)).top_up(who.user_id, amount, body.payment_method_id,
+                                                   key)  # fmt: skip
+    return _entry_out(row)
