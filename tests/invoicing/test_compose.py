@@ -18,6 +18,9 @@ from evbill.invoicing.compose import (
 )
 from evbill.invoicing.model import ComponentKind, DocumentError, DocumentType, Party
 from evbill.invoicing.vat import VatTable
+from evbill.ledger.postings import VatLine
+from evbill.money import Money
+from evbill.payments.model import split_refund
 
 from .factories import CUSTOMER, DRIVER, PROOF, charged_session, issue
 
@@ -84,20 +87,39 @@ def test_full_credit_note_mirrors_the_original() -> None:
     assert credit.source_key == "credit:rf-1"
 
 
-def test_partial_credit_note_spreads_over_rates_highest_first() -> None:
+def test_partial_credit_note_splits_like_the_payment_refund() -> None:
     s1 = charged_session(1, vat=D("19"))
     s2 = charged_session(2, vat=D("7"))
     original = compose_invoice(issue(), BillingPeriod(2026, 10), [s1, s2],
                                currency="EUR").numbered("INV-2026-000008")  # fmt: skip
-    assert [s.rate for s in original.totals.by_rate] == [D("19"), D("7")]
+    assert [(s.rate, s.taxable + s.vat) for s in original.totals.by_rate] == [
+        (D("19"), D("16.85")), (D("7"), D("15.15"))]
     credit = compose_credit_note(issue(), original, refund_key="rf-2", reason="goodwill",
                                  amount=D("20.00"))  # fmt: skip
-    assert credit.totals.gross == D("20.00")
     first, second = credit.totals.by_rate
-    assert first.taxable + first.vat == D("16.85")  # all of the 19 % part
-    assert (second.rate, second.taxable + second.vat) == (D("7"), D("3.15"))
+    assert (first.rate, first.taxable, first.vat) == (D("19"), D("8.84"), D("1.69"))
+    assert (second.rate, second.taxable, second.vat) == (D("7"), D("8.84"), D("0.63"))
+    assert credit.totals.gross == D("20.00")
+    # the payments side books the same VAT when it refunds 20.00 of this charge
+    vat = tuple(VatLine("DE", str(v.rate), Money(v.vat, "EUR")) for v in original.totals.by_rate)
+    net, vat_back = split_refund(Money(original.totals.net, "EUR"), vat,
+                                 Money(original.totals.gross, "EUR"), Money(D("20.00"), "EUR"))
+    assert [v.amount.amount for v in vat_back] == [first.vat, second.vat]
+    assert net.amount == credit.totals.net
     with pytest.raises(DocumentError, match="amount"):
         compose_credit_note(issue(), original, refund_key="rf-3", reason="x", amount=D("99"))
+
+
+def test_credit_note_for_one_session_of_an_invoice() -> None:
+    original = compose_invoice(issue(), BillingPeriod(2026, 10),
+                               [charged_session(1), charged_session(2)],
+                               currency="EUR").numbered("INV-2026-000009")  # fmt: skip
+    credit = compose_credit_note(issue(), original, refund_key="rf-4", reason="EVSE fault",
+                                 session="S1002")  # fmt: skip
+    assert [b.reference for b in credit.sessions] == ["S1002"]
+    assert credit.totals.gross == original.sessions[1].gross
+    with pytest.raises(DocumentError, match="S9999 is not on INV-2026-000009"):
+        compose_credit_note(issue(), original, refund_key="rf-5", reason="x", session="S9999")
 
 
 def test_credit_note_needs_a_numbered_invoice() -> None:

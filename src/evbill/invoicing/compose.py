@@ -24,7 +24,7 @@ from evbill.invoicing.model import (
     Party,
     SessionBlock,
 )
-from evbill.invoicing.vat import VatTable, line_amounts, round_minor, split_gross, totals_of
+from evbill.invoicing.vat import VatTable, line_amounts, round_minor, totals_of
 from evbill.money import minor_unit
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "compose_credit_note",
     "compose_invoice",
     "compose_receipt",
+    "payment_split",
     "session_block",
 ]
 
@@ -237,49 +238,63 @@ def compose_invoice(
 
 def compose_credit_note(
     issue: Issue, original: Document, *, refund_key: str, reason: str,
-    amount: Decimal | None = None,
+    amount: Decimal | None = None, session: str | None = None,
 ) -> Document:
-    """Credit note for a refund: the whole `original`, or `amount` (gross) of it.
+    """Credit note for a refund of `original` (or of its one `session`): in full, or `amount`.
 
-    A partial refund is spread over the original's VAT rates, highest rate first, each up to
-    what that rate was charged, so the VAT given back never exceeds the VAT invoiced.
+    A partial refund is split like the payment's refund: each VAT rate's share of the gross,
+    its VAT rounded half up, so the VAT given back matches what the ledger reverses.
     """
     if original.doc_type is DocumentType.CREDIT_NOTE:
         raise DocumentError("corrects: a credit note corrects an invoice or receipt")
     if not original.number:
         raise DocumentError("corrects: the original document has no number yet")
+    blocks = [b for b in original.sessions if session is None or b.reference == session]
+    if not blocks:
+        raise DocumentError(f"session: {session} is not on {original.number}")
     extra: dict[str, Any] = {"corrects_number": original.number,
                              "corrects_issue_date": original.issue_date, "reason": reason}
     period = (original.period_start, original.period_end)
     key = f"credit:{refund_key}"
-    if amount is None or amount == original.totals.gross:
-        return _document(DocumentType.CREDIT_NOTE, issue, original.currency, original.sessions,
-                         period, key, **extra)  # fmt: skip
-    block = _refund_block(original, round_minor(amount, original.currency), reason)
-    return _document(DocumentType.CREDIT_NOTE, issue, original.currency, [block], period,
-                     key, **extra)  # fmt: skip
+    gross = sum((b.gross for b in blocks), Decimal(0))
+    if amount is not None and round_minor(amount, original.currency) != gross:
+        blocks = [_refund_block(original, blocks, round_minor(amount, original.currency), reason)]
+    return _document(DocumentType.CREDIT_NOTE, issue, original.currency, blocks, period, key,
+                     **extra)  # fmt: skip
 
 
-def _refund_block(original: Document, amount: Decimal, reason: str) -> SessionBlock:
-    if not 0 < amount <= original.totals.gross:
-        raise DocumentError(
-            f"amount: {amount} is not between 0 and the original's {original.totals.gross}"
-        )
+def _refund_block(
+    original: Document, blocks: Sequence[SessionBlock], amount: Decimal, reason: str
+) -> SessionBlock:
+    currency = original.currency
+    subtotals = totals_of((line for b in blocks for line in b.lines), currency).by_rate
+    gross = sum((v.taxable + v.vat for v in subtotals), Decimal(0))
+    if not 0 < amount <= gross:
+        raise DocumentError(f"amount: {amount} is not between 0 and the credited {gross}")
+    share = amount / gross
     lines: list[DocumentLine] = []
     left = amount
-    for subtotal in original.totals.by_rate:
-        if left <= 0:
-            break
-        part = min(left, subtotal.taxable + subtotal.vat)
-        split = split_gross(part, subtotal.rate, original.currency)
+    for n, subtotal in enumerate(subtotals):
+        last = n == len(subtotals) - 1
+        part = left if last else round_minor((subtotal.taxable + subtotal.vat) * share, currency)
+        vat = round_minor(subtotal.vat * share, currency)
         lines.append(DocumentLine(
             kind=ComponentKind.REFUND, description=f"Refund on {original.number}: {reason}",
-            quantity=Decimal(1), unit="session", unit_price=split.net, vat_rate=subtotal.rate,
-            net=split.net, vat=split.vat, gross=split.gross,
+            quantity=Decimal(1), unit="session", unit_price=part - vat,
+            vat_rate=subtotal.rate, net=part - vat, vat=vat, gross=part,
         ))  # fmt: skip
         left -= part
-    first = original.sessions[0] if original.sessions else None
-    if first is None:
-        raise DocumentError("corrects: the original document has no session to refund")
-    return replace(first, lines=tuple(lines), reference=", ".join(
-        b.reference for b in original.sessions))
+    return replace(blocks[0], lines=tuple(lines),
+                   reference=", ".join(b.reference for b in blocks))
+
+
+def payment_split(
+    session: ChargedSession, vat: VatTable
+) -> tuple[Decimal, tuple[tuple[str, str, Decimal], ...]]:
+    """(net, ((country, rate, VAT), …)) of a session by the document rules: what payments must
+    capture and post to the ledger so that the receipt or invoice and the ledger agree."""
+    totals = session_block(session, vat).lines
+    summary = totals_of(totals, session.currency)
+    return summary.net, tuple(
+        (session.country, format(v.rate.normalize(), "f"), v.vat) for v in summary.by_rate
+    )

@@ -1,0 +1,232 @@
+"""Issuing documents with the store: one unit of work per document, numbered under the series
+lock, idempotent by source key (a second call returns the first document unchanged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from evbill.invoicing.cii import to_cii
+from evbill.invoicing.compose import (
+    BillingPeriod,
+    Issue,
+    compose_credit_note,
+    compose_invoice,
+    compose_receipt,
+)
+from evbill.invoicing.model import Document, DocumentError, Party
+from evbill.invoicing.numbering import SeriesKey
+from evbill.invoicing.pdf import render_pdf
+from evbill.invoicing.repository import document_by_key, load_document, next_number, save_document
+from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
+from evbill.invoicing.sources import charged_session, uninvoiced_sessions
+from evbill.invoicing.tables import BillingCustomerRow, DocumentRow, DocumentSessionRow
+from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
+from evbill.store.database import Database
+
+__all__ = ["DocumentNotFound", "InvoicingService"]
+
+log = logging.getLogger(__name__)
+
+#: Receipt payment note and UNTDID 4461 means per payment method.
+_PAID_BY = {"card": ("Paid by card", "48"), "wallet": ("Paid from the prepaid wallet", "ZZZ")}
+
+ProofLookup = Callable[[str], dict[str, Any] | None]
+
+
+class DocumentNotFound(DocumentError):
+    """No document with that number (or for that payment) exists."""
+
+
+class InvoicingService:
+    """Receipts, monthly invoices and credit notes: the only writer of invoicing tables."""
+
+    def __init__(
+        self, db: Database, settings: InvoicingSettings | None = None, *,
+        proofs: ProofLookup | None = None,
+    ) -> None:  # fmt: skip
+        self.db = db
+        self.settings = settings or get_invoicing_settings()
+        self._vat = self.settings.vat_table()
+        self._issuer = self.settings.issuer()
+        self._proofs = proofs
+
+    # --- customers ------------------------------------------------------------------------
+    def set_customer(self, account_id: str, party: Party, *, now: datetime) -> None:
+        with self.db.sessions() as s:
+            row = s.get(BillingCustomerRow, account_id) or BillingCustomerRow(account_id=account_id)
+            row.name, row.street, row.postcode = party.name, party.street, party.postcode
+            row.city, row.country, row.vat_id = party.city, party.country, party.vat_id
+            row.email, row.updated_at = party.email, now
+            s.add(row)
+            s.commit()
+
+    def _customer(self, s: Session, account_id: str) -> Party:
+        row = s.get(BillingCustomerRow, account_id)
+        if row is None:  # a simplified invoice (art. 226b) needs no customer address
+            return Party(name=f"Customer {account_id}", street="", postcode="", city="",
+                         country=self.settings.issuer_country)  # fmt: skip
+        return Party(name=row.name, street=row.street, postcode=row.postcode, city=row.city,
+                     country=row.country, vat_id=row.vat_id, email=row.email)  # fmt: skip
+
+    def _issue(self, s: Session, account_id: str, now: datetime) -> Issue:
+        return Issue(issuer=self._issuer, customer=self._customer(s, account_id),
+                     operator_id=self.settings.operator_id, account_id=account_id,
+                     issued_at=now, time_zone=self.settings.time_zone, vat=self._vat)  # fmt: skip
+
+    # --- issuing --------------------------------------------------------------------------
+    def _number_and_save(self, s: Session, doc: Document, corrects_id: int | None = None
+                         ) -> Document:  # fmt: skip
+        """Take the next number (series row locked until commit) and insert the document."""
+        key = SeriesKey(doc.operator_id, doc.doc_type, doc.issue_date.year,
+                        template=self.settings.number_template,
+                        code=self.settings.number_code)  # fmt: skip
+        number, seq = next_number(s, key)
+        numbered = doc.numbered(number)
+        save_document(s, numbered, series=key.name, seq=seq, corrects_id=corrects_id)
+        return numbered
+
+    def _commit_or_existing(self, s: Session, doc: Document) -> Document:
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()  # another worker issued it first; its number stands, ours is void
+            row = document_by_key(s, doc.source_key)
+            if row is None:
+                raise
+            return load_document(s, row)
+        log.info("invoice.issued number=%s type=%s account=%s gross=%s currency=%s sessions=%d",
+                 doc.number, doc.doc_type.value, doc.account_id, doc.totals.gross,
+                 doc.currency, len(doc.sessions))  # fmt: skip
+        return doc
+
+    def issue_receipt(self, reference: str, *, now: datetime,
+                      proof: dict[str, Any] | None = None) -> Document:  # fmt: skip
+        """The receipt of a session paid by card or wallet (once; later calls return it)."""
+        with self.db.sessions() as s:
+            existing = document_by_key(s, f"receipt:{reference}")
+            if existing is not None:
+                return load_document(s, existing)
+            charge = _charge(s, reference)
+            if charge.method not in _PAID_BY:
+                raise DocumentError(f"reference: session {reference} is {charge.method}; "
+                                    "postpaid sessions go on the monthly invoice")
+            if proof is None and self._proofs and charge.ledger_transaction:
+                proof = self._proofs(charge.ledger_transaction)
+            note, means = _PAID_BY[charge.method]
+            session = charged_session(s, reference, country=self.settings.issuer_country)
+            doc = compose_receipt(self._issue(s, charge.account, now), session,
+                                  payment_note=note, payment_means=means, proof=proof)
+            return self._commit_or_existing(s, self._number_and_save(s, doc))
+
+    def compose_invoice_in(self, s: Session, account: str, currency: str,
+                           period: BillingPeriod, now: datetime) -> Document | None:
+        """Compose (unnumbered) the account's invoice for `period`; None if nothing to bill."""
+        _, until = period.bounds(self.settings.time_zone)
+        sessions = uninvoiced_sessions(s, account, currency, until,
+                                       country=self.settings.issuer_country)  # fmt: skip
+        if not sessions:
+            return None
+        doc = compose_invoice(self._issue(s, account, now), period, sessions,
+                              currency=currency, payment_days=self.settings.payment_days)
+        first = min(b.local_start.date() for b in doc.sessions)
+        return doc if first >= doc.period_start else _from(doc, first)
+
+    def issue_invoice_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
+                         now: datetime) -> Document | None:  # fmt: skip
+        """Inside the caller's transaction: the existing invoice, or a new one (not committed)."""
+        existing = document_by_key(s, f"invoice:{account}:{period}:{currency}")
+        if existing is not None:
+            return load_document(s, existing)
+        doc = self.compose_invoice_in(s, account, currency, period, now)
+        return None if doc is None else self._number_and_save(s, doc)
+
+    def issue_invoice(self, account: str, currency: str, period: BillingPeriod, *,
+                      now: datetime) -> Document | None:  # fmt: skip
+        with self.db.sessions() as s:
+            doc = self.issue_invoice_in(s, account, currency, period, now)
+            return None if doc is None else self._commit_or_existing(s, doc)
+
+    def issue_credit_note(self, refund_id: str, *, now: datetime) -> Document:
+        """The credit note of a refund, correcting the receipt or invoice of its session."""
+        with self.db.sessions() as s:
+            existing = document_by_key(s, f"credit:{refund_id}")
+            if existing is not None:
+                return load_document(s, existing)
+            refund = s.get(PaymentRefundRow, refund_id)
+            if refund is None:
+                raise DocumentNotFound(f"refund_id: no refund {refund_id!r}")
+            charge = s.get(PaymentChargeRow, refund.charge_id)
+            assert charge is not None  # foreign key
+            original_row = _document_of_session(s, charge.reference)
+            original = load_document(s, original_row)
+            doc = compose_credit_note(self._issue(s, charge.account, now), original,
+                                      refund_key=refund_id, reason=refund.reason,
+                                      amount=refund.amount, session=charge.reference)
+            return self._commit_or_existing(s, self._number_and_save(s, doc, original_row.id))
+
+    # --- reading and rendering -------------------------------------------------------------
+    def find(self, number: str) -> Document:
+        with self.db.read_sessions() as s:
+            return load_document(s, _by_number(s, number))
+
+    def pdf(self, number: str) -> bytes:
+        """The document's PDF/A-3 (Factur-X): the stored one, else rendered now and stored."""
+        with self.db.read_sessions() as s:
+            row = _by_number(s, number)
+            if row.pdf is not None:
+                return row.pdf
+            doc = load_document(s, row)
+        data = render_pdf(doc, xml=to_cii(doc))
+        self.store_pdf(doc.number, data)
+        return data
+
+    def store_pdf(self, number: str, data: bytes) -> None:
+        """Attach the rendered PDF (the only column ever written after issue, once)."""
+        with self.db.sessions() as s:
+            s.execute(update(DocumentRow).where(
+                DocumentRow.number == number, DocumentRow.operator_id == self.settings.operator_id,
+                DocumentRow.pdf.is_(None)).values(pdf=data))
+            s.commit()
+
+
+def _from(doc: Document, first: date) -> Document:
+    return replace(doc, period_start=first)
+
+
+def _charge(s: Session, reference: str) -> PaymentChargeRow:
+    charge = s.execute(select(PaymentChargeRow).where(PaymentChargeRow.reference == reference)
+                       ).scalar_one_or_none()  # fmt: skip
+    if charge is None:
+        raise DocumentNotFound(f"reference: no payment for session {reference!r}")
+    return charge
+
+
+def _by_number(s: Session, number: str) -> DocumentRow:
+    rows = s.execute(select(DocumentRow).where(DocumentRow.number == number)).scalars().all()
+    if not rows:
+        raise DocumentNotFound(f"number: no document {number!r}")
+    if len(rows) > 1:
+        raise DocumentError(f"number: {number!r} exists for several operators")
+    return rows[0]
+
+
+def _document_of_session(s: Session, reference: str) -> DocumentRow:
+    """The receipt or invoice a session was billed on."""
+    query = (select(DocumentRow).join(DocumentSessionRow,
+                                      DocumentSessionRow.document_id == DocumentRow.id)
+             .where(DocumentSessionRow.reference == reference,
+                    DocumentRow.doc_type.in_(("RECEIPT", "INVOICE"))))
+    row = s.execute(query).scalars().first()
+    if row is None:
+        raise DocumentNotFound(f"reference: session {reference!r} is on no receipt or invoice")
+    return row
+

@@ -1,0 +1,127 @@
+"""Where charged sessions come from: the store's CDRs, sessions, stations and payment charges.
+
+A CDR is stored as OCPI JSON (totals per dimension, the tariff that priced it); its lines are
+rebuilt from those totals: one per dimension that cost something, at the tariff's unit price
+and VAT rate. The payment charge says how the session was paid and by which account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evbill.invoicing.compose import Charge, ChargedSession
+from evbill.invoicing.model import ComponentKind, DocumentError
+from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
+from evbill.payments.tables import PaymentChargeRow
+from evbill.store.tables import CdrRow, SessionRow, StationRow
+
+__all__ = ["SessionNotBillable", "charged_session", "postpaid_accounts", "uninvoiced_sessions"]
+
+_DIMENSIONS = (
+    (ComponentKind.FLAT, "total_fixed_cost", None),
+    (ComponentKind.ENERGY, "total_energy_cost", "total_energy"),
+    (ComponentKind.TIME, "total_time_cost", "charging_time"),
+    (ComponentKind.PARKING_TIME, "total_parking_cost", "total_parking_time"),
+)
+
+
+class SessionNotBillable(DocumentError):
+    """The session has no CDR (not rated yet) or its CDR cannot be read."""
+
+
+def _tariff_component(cdr: dict[str, Any], kind: ComponentKind) -> dict[str, Any] | None:
+    for tariff in cdr.get("tariffs") or []:
+        for element in tariff.get("elements") or []:
+            for component in element.get("price_components") or []:
+                if component.get("type") == kind.value:
+                    return dict(component)
+    return None
+
+
+def charges_from_ocpi(cdr: dict[str, Any]) -> tuple[Charge, ...]:
+    """One charge per OCPI cost dimension with a non-zero cost (or a configured flat fee)."""
+    charging = Decimal(cdr.get("total_time", 0)) - Decimal(cdr.get("total_parking_time", 0))
+    quantities = {"total_energy": Decimal(cdr.get("total_energy", 0)),
+                  "charging_time": charging,
+                  "total_parking_time": Decimal(cdr.get("total_parking_time", 0))}
+    charges = []
+    for kind, cost_field, quantity_field in _DIMENSIONS:
+        cost = cdr.get(cost_field)
+        if not cost or Decimal(cost["excl_vat"]) == 0:
+            continue
+        net = Decimal(cost["excl_vat"])
+        quantity = quantities[quantity_field] if quantity_field else Decimal(1)
+        component = _tariff_component(cdr, kind)
+        price = Decimal(component["price"]) if component else (
+            net / quantity if quantity else net)
+        vat = component.get("vat") if component else None
+        charges.append(Charge(kind, quantity, price, net,
+                              None if vat is None else Decimal(vat)))
+    return tuple(charges)
+
+
+def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
+    cdr = s.get(CdrRow, reference)
+    if cdr is None and reference.isdigit():
+        cdr = s.execute(select(CdrRow).where(CdrRow.session_id == int(reference))).scalar()
+    if cdr is None:
+        raise SessionNotBillable(f"session {reference}: no CDR (not rated yet?)")
+    row = s.get(SessionRow, cdr.session_id)
+    assert row is not None  # a CDR's session_id is a foreign key
+    return cdr, row
+
+
+def charged_session(s: Session, reference: str, *, country: str) -> ChargedSession:
+    """The session behind a payment reference (a CDR id, or a session id) as a document sees it."""
+    cdr_row, row = _load_cdr(s, reference)
+    try:
+        cdr = json.loads(cdr_row.ocpi_json, parse_float=Decimal)
+    except ValueError as exc:
+        raise SessionNotBillable(f"session {reference}: CDR JSON unreadable: {exc}") from exc
+    station = s.get(StationRow, row.station_id)
+    end = row.stopped_at or datetime.fromisoformat(str(cdr["end_date_time"]))
+    charging = Decimal(cdr.get("total_time", 0)) - Decimal(cdr.get("total_parking_time", 0))
+    return ChargedSession(
+        reference=reference, station_id=row.station_id, evse_id=str(row.evse_id),
+        address=(station.address if station and station.address else row.station_id),
+        country=country, time_zone=row.time_zone, start=row.started_at, end=end,
+        charging_hours=charging, parking_hours=Decimal(cdr.get("total_parking_time", 0)),
+        energy_kwh=Decimal(cdr.get("total_energy", 0)),
+        signed_meter=cdr_row.energy_source == "signed", currency=cdr_row.currency,
+        charges=charges_from_ocpi(cdr), cdr_id=cdr_row.id,
+    )  # fmt: skip
+
+
+def postpaid_accounts(s: Session) -> list[tuple[str, str]]:
+    """(account, currency) of every postpaid charge not yet on an invoice."""
+    query = (select(PaymentChargeRow.account, PaymentChargeRow.currency)
+             .where(PaymentChargeRow.method == "postpaid",
+                    PaymentChargeRow.reference.not_in(_invoiced_references()))
+             .distinct().order_by(PaymentChargeRow.account, PaymentChargeRow.currency))
+    return [(account, currency) for account, currency in s.execute(query)]
+
+
+def _invoiced_references() -> Any:
+    return (select(DocumentSessionRow.reference)
+            .join(DocumentRow, DocumentRow.id == DocumentSessionRow.document_id)
+            .where(DocumentRow.doc_type == "INVOICE"))
+
+
+def uninvoiced_sessions(
+    s: Session, account: str, currency: str, until: datetime, *, country: str
+) -> Sequence[ChargedSession]:
+    """The account's postpaid sessions that ended before `until` and are on no invoice yet."""
+    query = (select(PaymentChargeRow.reference)
+             .where(PaymentChargeRow.method == "postpaid",
+                    PaymentChargeRow.account == account,
+                    PaymentChargeRow.currency == currency,
+                    PaymentChargeRow.reference.not_in(_invoiced_references())))
+    sessions = [charged_session(s, ref, country=country) for ref in s.execute(query).scalars()]
+    return [session for session in sessions if session.end < until]
