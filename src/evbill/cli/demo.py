@@ -1,22 +1,27 @@
-"""`evbill demo`: price the example sessions with the example tariffs and show a table.
+"""`evbill demo`: price the example sessions with the example tariffs, then run the gateway on
+a fresh embedded database with a simulated fleet and show what was recorded and billed.
 
-`pricing_demo()` is the reusable part: the full demo (server, simulated stations) calls it too.
+`pricing_demo()` is the pricing part; `live_demo()` the server and simulated stations.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from evbill.cli.app import app, fail
 from evbill.cli.rate import price_session
+from evbill.cli.simulate import run_with_progress
 from evbill.rating import PricedCdr, RatingError
+from evbill.sim.showcase import ShowcaseResult, run_showcase
 from evbill.tariffs import TariffError, loads, parse_tariff_json
 
 #: The repository's examples/ folder (src layout: src/evbill/cli/demo.py → repo root).
@@ -77,13 +82,66 @@ def demo_table(results: Sequence[DemoResult]) -> Table:
     return table
 
 
+def _live_tables(result: ShowcaseResult) -> tuple[Table, str]:
+    """Per-station totals of what evbill recorded, and a plain-words explanation."""
+    table = Table(title="What evbill recorded and billed, live over OCPP", box=box.SIMPLE_HEAD)
+    for column in ("Station", "OCPP", "Kind", "Sessions", "Rated", "kWh", "Excl. VAT",
+                   "Incl. VAT"):
+        table.add_column(column, justify="left" if column in ("Station", "OCPP", "Kind")
+                         else "right")
+    for st in result.stations:
+        table.add_row(st.station_id, st.protocol, st.charger, str(st.sessions), str(st.rated),
+                      f"{st.energy_wh / 1000:,.3f}", f"{st.total_excl_vat:.2f}",
+                      f"{st.total_incl_vat:.2f}")
+    currency = result.stations[0].currency if result.stations else "EUR"
+    table.add_section()
+    table.add_row("total", "", "", str(sum(st.sessions for st in result.stations)),
+                  str(sum(st.rated for st in result.stations)),
+                  f"{sum(st.energy_wh for st in result.stations) / 1000:,.3f}",
+                  f"{sum(st.total_excl_vat for st in result.stations):.2f} {currency}",
+                  f"{sum(st.total_incl_vat for st in result.stations):.2f} {currency}")
+    tariffs = sorted({f"{st.charger} stations: {st.tariff}" for st in result.stations})
+    report = result.report
+    explanation = (
+        f"{report.stations_connected} simulated charging stations connected to the evbill "
+        f"gateway at {result.gateway_url} (OCPP 1.6J, 2.0.1 and 2.1, HTTP Basic auth) and "
+        f"ran {report.sessions_completed} charging sessions with OCMF-signed meter readings; "
+        f"{report.stats.queued_offline} messages were delivered late after simulated network "
+        f"outages. evbill stored every session, checked the meter signatures and priced it "
+        f"with the station's OCPI tariff ({'; '.join(tariffs)}). "
+        f"{report.stats.acknowledged} of {report.stats.sent} OCPP messages were acknowledged. "
+        f"The database is {result.data_dir}/."
+    )
+    return table, explanation
+
+
+def live_demo(examples: Path, data_dir: Path, console: Console) -> ShowcaseResult:
+    """Start the gateway on a fresh SQLite database, run the fleet, print what was billed."""
+    result = asyncio.run(run_showcase(data_dir, examples, run_with_progress))
+    table, explanation = _live_tables(result)
+    console.print(table)
+    console.print(explanation, highlight=False)
+    for station_id, session_id, flags in result.flagged:
+        console.print(f"  not billed: {station_id} session {session_id}: {', '.join(flags)}",
+                      highlight=False)
+    return result
+
+
 @app.command()
 def demo(
     examples: Annotated[Path, typer.Option(help="folder with tariffs/ and sessions/")] = EXAMPLES,
+    live: Annotated[bool, typer.Option(help="also run the gateway and a simulated fleet")] = True,
+    data_dir: Annotated[Path, typer.Option(help="fresh data folder for the live part")] = (
+        Path("data/demo")),
 ) -> None:
-    """Price the example sessions with the example tariffs and print a table."""
+    """Price the example sessions, then bill a simulated fleet live over OCPP."""
     try:
         results = pricing_demo(examples)
     except (OSError, TariffError, RatingError, ValueError) as err:
         raise fail(f"demo examples in {examples}: {err}") from None
-    Console().print(demo_table(results))
+    out = Console()
+    out.print(demo_table(results))
+    if live:
+        result = live_demo(examples, data_dir, out)
+        if result.report.sessions_completed == 0:
+            raise fail("live demo: no session completed", code=1)

@@ -25,7 +25,7 @@ from evbill.sim.dialects import dialect_for
 from evbill.sim.signing import OcmfMeterSigner
 from evbill.sim.station import SimStation, StationConfig, StationStats
 
-__all__ = ["FleetConfig", "FleetReport", "plan_sessions", "run_fleet", "station_ids"]
+__all__ = ["FleetConfig", "FleetReport", "is_dc", "plan_sessions", "run_fleet", "station_ids"]
 
 log = logging.getLogger("evbill.sim.fleet")
 
@@ -119,9 +119,14 @@ def _default_start(config: FleetConfig) -> datetime:
     return now - span
 
 
+def is_dc(config: FleetConfig, index: int) -> bool:
+    """Whether the fleet's station number `index` (from 0) is a DC charger: spread evenly."""
+    return int((index + 1) * config.dc_share) > int(index * config.dc_share)
+
+
 def _build_station(config: FleetConfig, station_id: str, index: int, start: datetime,
                    rng: random.Random, stats: StationStats) -> SimStation:
-    dc = rng.random() < config.dc_share
+    dc = is_dc(config, index)
     station_config = StationConfig(
         station_id, password=config.password,
         protocol=config.protocols[index % len(config.protocols)],

@@ -1,0 +1,36 @@
+"""The live part of `evbill demo`: fresh SQLite, in-process gateway, fleet, read-back."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from evbill.cli.demo import EXAMPLES, _live_tables
+from evbill.sim.fleet import run_fleet
+from evbill.sim.showcase import DEMO_FLEET, run_showcase
+
+
+async def test_the_demo_fleet_is_recorded_and_billed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    (data_dir / "stale").mkdir(parents=True)  # left over from an earlier run
+    config = replace(DEMO_FLEET, sessions=9)
+    result = await run_showcase(data_dir, EXAMPLES, run_fleet, config)
+
+    assert not (data_dir / "stale").exists() and (data_dir / "evbill.sqlite3").exists()
+    report = result.report
+    assert report.sessions_completed == 9 and report.undelivered == 0
+    assert report.stats.acknowledged == report.stats.sent
+    assert [s.protocol for s in result.stations] == ["1.6", "2.0.1", "2.1"] * 2
+    assert [s.charger for s in result.stations] == ["AC", "AC", "DC"] * 2
+    assert sum(s.sessions for s in result.stations) == 9
+    assert sum(s.rated for s in result.stations) == 9 and result.flagged == ()
+    assert sum(s.energy_wh for s in result.stations) == Decimal(report.energy_wh)
+    for station in result.stations:
+        by_station = report.energy_by_station().get(station.station_id, 0)
+        assert station.energy_wh == by_station
+        if station.sessions:
+            assert station.total_incl_vat > station.total_excl_vat > 0
+    table, text = _live_tables(result)
+    assert table.row_count == 7  # six stations and the total
+    assert "9 charging sessions" in text and "DC-FAST-2024" in text
