@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 # Importing a command module registers its commands on `app`.
+from evbill.cli import bill as _bill  # noqa: F401
 from evbill.cli import db as _db  # noqa: F401
 from evbill.cli import demo as _demo  # noqa: F401
+from evbill.cli import invoice as _invoice  # noqa: F401
 from evbill.cli import ledger as _ledger  # noqa: F401
 from evbill.cli import ocmf as _ocmf  # noqa: F401
 from evbill.cli import payments as _payments  # noqa: F401

@@ -1,0 +1,70 @@
+"""`evbill bill --period 2026-10`: issue the month's invoices for every postpaid account.
+
+Interrupt it and run it again: done accounts stay done, the rest are billed. Start several at
+once on PostgreSQL and they share the accounts (SELECT … FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from evbill.cli.app import app, fail
+from evbill.cli.app import console as err_console
+from evbill.cli.invoice import DatabaseOption, invoicing_service
+from evbill.invoicing.billing_run import prepare_run, run_status, work
+from evbill.invoicing.compose import BillingPeriod
+from evbill.invoicing.model import DocumentError
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command("bill")
+def bill(
+    period: Annotated[str, typer.Option("--period", help="Month to bill, as YYYY-MM.")],
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render and store PDFs.")] = True,
+    database: DatabaseOption = None,
+) -> None:
+    """Issue one invoice per postpaid account and currency for PERIOD (resumable, shareable)."""
+    try:
+        month = BillingPeriod.parse(period)
+    except DocumentError as exc:
+        raise fail(str(exc)) from None
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with invoicing_service(database) as service:
+        prepare_run(service, month, now=_now())
+        status = run_status(service, month)
+        columns = (TextColumn(f"billing {month}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err_console) as progress:
+            task = progress.add_task("bill", total=status.items, completed=status.done
+                                     + status.failed, last="")  # fmt: skip
+
+            def advance(number: str | None) -> None:
+                progress.update(task, advance=1, last=number or "")
+
+            report = work(service, month, worker=worker, now=_now, pdf=pdf, progress=advance)
+        final = run_status(service, month)
+    typer.echo(f"period: {month}")
+    typer.echo(f"issued_by_this_run: {len(report.issued)}")
+    typer.echo(f"nothing_to_bill: {report.empty}")
+    typer.echo(f"failed: {report.failed}")
+    typer.echo(f"pdfs_rendered: {report.pdfs}")
+    typer.echo(f"run_items: {final.items} done: {final.done} pending: {final.pending} "
+               f"failed: {final.failed}")  # fmt: skip
+    if final.failed:
+        raise typer.Exit(1)
