@@ -71,6 +71,7 @@ def gateway_config(**overrides: Any) -> GatewayConfig:
         "command_poll_interval_s": 0.05,
         "ping_interval_s": None,
         "call_timeout_s": 5.0,
+        "validate_answers": True,
     }
     values.update(overrides)
     return GatewayConfig(**values)

@@ -20,6 +20,7 @@ from evbill.config import get_settings
 from evbill.ocpp.outbox import REMOTE_START, REMOTE_STOP, remote_start_payload, remote_stop_payload
 from evbill.sessions.commands import IdToken, IdTokenType
 from evbill.store.database import Database
+from evbill.store.migrate import SchemaError
 from evbill.store.outbox import StationCommand, StationCommandError, StationCommandOutbox
 
 _POLL_S = 0.2
@@ -49,7 +50,10 @@ def _wait(outbox: StationCommandOutbox, command: StationCommand, timeout: float)
 
 
 def _run(station: str, action: str, payload: dict[str, Any], timeout: float) -> None:
-    db = Database.open(get_settings().resolved_database_url)
+    try:
+        db = Database.open(get_settings().resolved_database_url)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
     try:
         outbox = StationCommandOutbox(db)
         try:

@@ -71,6 +71,7 @@ class GatewayConfig:
     ping_interval_s: float | None = 60.0
     ping_timeout_s: float | None = 60.0
     service_workers: int = 8
+    validate_answers: bool = False  # schema-check our own answers too (tests, debugging)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None  # client certificates (security profile 3)
@@ -299,6 +300,7 @@ class Gateway:
             self._bridge,
             call_timeout=self.config.call_timeout_s,
             data_transfer=self._data_transfer,
+            validate_answers=self.config.validate_answers,
         )
         await self._register(station)
         try:
