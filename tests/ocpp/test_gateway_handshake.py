@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import ipaddress
 import ssl
 from pathlib import Path
 
@@ -166,27 +167,34 @@ def test_password_hashes_verify_and_never_contain_the_password() -> None:
 # --- security profile 2: the same over TLS -------------------------------------------------
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
+def _issue(
+    tmp: Path,
+    label: str,
+    common_name: str,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
+) -> tuple[Path, Path, x509.Name, ec.EllipticCurvePrivateKey]:
+    """A certificate for `common_name` (self-signed without an issuer) and its key, as PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    issuer_name, issuer_key = issuer or (name, key)
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
-        .sign(key, hashes.SHA256())
     )
-    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    cert = builder.sign(issuer_key, hashes.SHA256())
+    cert_file, key_file = tmp / f"{label}.pem", tmp / f"{label}.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
         key.private_bytes(
@@ -195,6 +203,11 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
             serialization.NoEncryption(),
         )
     )
+    return cert_file, key_file, name, key
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert_file, key_file, _, _ = _issue(tmp, "server", "127.0.0.1")
     return cert_file, key_file
 
 
@@ -236,3 +249,32 @@ async def test_profile2_station_on_a_plain_gateway_is_refused(sessions: FakeSess
                 additional_headers=basic("CS-T", PASSWORD),  # type: ignore[list-item]
             )
         assert refused.value.response.status_code == 401
+
+
+# --- security profile 3: TLS client certificates ------------------------------------------
+
+
+async def test_profile3_client_certificate(tmp_path: Path, sessions: FakeSessions) -> None:
+    ca_file, _, ca_name, ca_key = _issue(tmp_path, "ca", "evbill test CA")
+    server_cert, server_key, _, _ = _issue(tmp_path, "server", "127.0.0.1", (ca_name, ca_key))
+    good_cert, good_key, _, _ = _issue(tmp_path, "cs-c", "CS-C", (ca_name, ca_key))
+    other_cert, other_key, _, _ = _issue(tmp_path, "cs-x", "CS-X", (ca_name, ca_key))
+    credentials = StaticCredentials({"CS-C": StationCredential(None, SecurityProfile.CLIENT_CERT)})
+    config = gateway_config(
+        security_profile=SecurityProfile.BASIC_TLS, tls_cert_file=server_cert,
+        tls_key_file=server_key, tls_ca_file=ca_file,
+    )  # fmt: skip
+
+    def client(cert: Path | None, key: Path | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(ca_file))
+        if cert is not None and key is not None:
+            context.load_cert_chain(str(cert), str(key))
+        return context
+
+    async with Gateway(config, sessions, credentials=credentials) as gw:
+        async with station(gw, "CS-C", "ocpp2.1", ssl=client(good_cert, good_key)):
+            assert gw.is_connected("CS-C")
+        for cert, key in ((other_cert, other_key), (None, None)):  # wrong CN, no certificate
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(gw.url("CS-C"), subprotocols=["ocpp2.1"], ssl=client(cert, key))  # type: ignore[list-item]
+            assert refused.value.response.status_code == 401
