@@ -50,6 +50,7 @@ class SeedPlan:
     operator: str = "evbill"
     method: str = "postpaid"
     first_account: int = 0
+    charges: bool = True  # False: sessions and CDRs only (a test posts through payments)
 
 
 def _session_values(n: int, plan: SeedPlan) -> tuple[datetime, datetime, Decimal, Decimal, Decimal]:
@@ -152,7 +153,8 @@ def seed_month(s: Session, plan: SeedPlan, *, now: datetime, vat: VatTable | Non
     for sessions, cdrs, charges in _batches(plan, now, vat):
         s.execute(insert(SessionRow), sessions)
         s.execute(insert(CdrRow), cdrs)
-        s.execute(insert(PaymentChargeRow), charges)
+        if plan.charges:
+            s.execute(insert(PaymentChargeRow), charges)
         added += len(sessions)
     return added
 

@@ -81,18 +81,22 @@ def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
 def charged_session(s: Session, reference: str, *, country: str) -> ChargedSession:
     """The session behind a payment reference (a CDR id, or a session id) as a document sees it."""
     cdr_row, row = _load_cdr(s, reference)
+    return _build(reference, cdr_row, row, s.get(StationRow, row.station_id), country)
+
+
+def _build(reference: str, cdr_row: CdrRow, row: SessionRow, station: StationRow | None,
+           country: str) -> ChargedSession:  # fmt: skip
     try:
         cdr = json.loads(cdr_row.ocpi_json, parse_float=Decimal)
     except ValueError as exc:
         raise SessionNotBillable(f"session {reference}: CDR JSON unreadable: {exc}") from exc
-    station = s.get(StationRow, row.station_id)
     end = row.stopped_at or datetime.fromisoformat(str(cdr["end_date_time"]))
-    charging = Decimal(cdr.get("total_time", 0)) - Decimal(cdr.get("total_parking_time", 0))
+    parking = Decimal(cdr.get("total_parking_time", 0))
     return ChargedSession(
         reference=reference, station_id=row.station_id, evse_id=str(row.evse_id),
         address=(station.address if station and station.address else row.station_id),
         country=country, time_zone=row.time_zone, start=row.started_at, end=end,
-        charging_hours=charging, parking_hours=Decimal(cdr.get("total_parking_time", 0)),
+        charging_hours=Decimal(cdr.get("total_time", 0)) - parking, parking_hours=parking,
         energy_kwh=Decimal(cdr.get("total_energy", 0)),
         signed_meter=cdr_row.energy_source == "signed", currency=cdr_row.currency,
         charges=charges_from_ocpi(cdr), cdr_id=cdr_row.id,
@@ -117,11 +121,22 @@ def _invoiced_references() -> Any:
 def uninvoiced_sessions(
     s: Session, account: str, currency: str, until: datetime, *, country: str
 ) -> Sequence[ChargedSession]:
-    """The account's postpaid sessions that ended before `until` and are on no invoice yet."""
-    query = (select(PaymentChargeRow.reference)
+    """The account's postpaid sessions that ended before `until` and are on no invoice yet.
+
+    One query loads charges with their CDR, session and station (references are CDR ids);
+    a reference that is a session id instead falls back to `charged_session`.
+    """
+    query = (select(PaymentChargeRow.reference, CdrRow, SessionRow, StationRow)
+             .outerjoin(CdrRow, CdrRow.id == PaymentChargeRow.reference)
+             .outerjoin(SessionRow, SessionRow.id == CdrRow.session_id)
+             .outerjoin(StationRow, StationRow.id == SessionRow.station_id)
              .where(PaymentChargeRow.method == "postpaid",
                     PaymentChargeRow.account == account,
                     PaymentChargeRow.currency == currency,
                     PaymentChargeRow.reference.not_in(_invoiced_references())))
-    sessions = [charged_session(s, ref, country=country) for ref in s.execute(query).scalars()]
+    sessions = [
+        _build(ref, cdr, row, station, country) if cdr is not None and row is not None
+        else charged_session(s, ref, country=country)
+        for ref, cdr, row, station in s.execute(query)
+    ]  # fmt: skip
     return [session for session in sessions if session.end < until]
