@@ -20,7 +20,6 @@ from evbill.api.schemas import Body, MoneyOut, kwh, money_out
 from evbill.api.tables import AdhocPaymentRow
 from evbill.money import Money
 from evbill.payments.provider import PaymentError, WebhookEventType, WebhookVerificationError
-from evbill.store.tables import CdrRow
 from evbill.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -81,12 +80,12 @@ def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentS
     energy = cost = cdr_id = None
     if session is not None:
         with UnitOfWork(ctx.db, read_only=True) as uow:
-            cdr = uow.session.get(CdrRow, f"EVB{session.id:010d}")
+            cdr = uow.cdrs.for_session(session.id)
             live = live_view(uow, session, ctx.clock())
-        energy = kwh(live.energy_wh)
-        cost = money_out(live.cost.incl_vat) if live.cost else None
-        if cdr is not None and cdr.total_cost_incl_vat is not None:
-            cost, cdr_id = money_out(Money(cdr.total_cost_incl_vat, cdr.currency)), cdr.id
+            energy = kwh(live.energy_wh)
+            cost = money_out(live.cost.incl_vat) if live.cost else None
+            if cdr is not None and cdr.total_cost_incl_vat is not None:
+                cost, cdr_id = money_out(Money(cdr.total_cost_incl_vat, cdr.currency)), cdr.id
     held = money_out(Money(row.amount, row.currency))
     assert held is not None
     return PaymentStatusOut(
