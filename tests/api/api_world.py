@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from evbill.accounts.stations import StationRegistry
 from evbill.accounts.tokens import TokenRegistry
@@ -15,13 +16,19 @@ from evbill.api.adhoc import AdhocService
 from evbill.api.auth import Role, issue_token
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
+from evbill.api.settlement import settle_due
 from evbill.api.tables import TariffOwnerRow, UserRow
 from evbill.api.users import UserService
 from evbill.api.wallet import WalletService
 from evbill.config import Settings
+from evbill.invoicing.tables import DocumentRow
+from evbill.money import Money
+from evbill.payments.providers.sandbox_faults import FaultKind
 from evbill.payments.providers.sandbox_vault import CARD_SUCCESS
+from evbill.payments.tables import PaymentDunningRow
 from evbill.sessions.commands import (
     IdToken,
+    IdTokenType,
     MeterReading,
     RecordMeterValues,
     StartSession,
@@ -63,7 +70,8 @@ class Clock:
 def api_settings() -> ApiSettings:
     return ApiSettings(secret_key=SecretStr("test-secret-key-for-signing-0123456789"),
                        field_key=SecretStr(FIELD_KEY), argon2_time_cost=1,
-                       argon2_memory_kib=1024, login_attempts=3, login_window_s=60)
+                       argon2_memory_kib=1024, login_attempts=3, login_window_s=60,
+                       settle_interval_s=0)
 
 
 @dataclass
@@ -81,6 +89,8 @@ class World:
     card_tokens: dict[str, str] = field(default_factory=dict)  # label → provider token
     payments: dict[str, str] = field(default_factory=dict)  # label → ad hoc payment id
     payment_keys: dict[str, str] = field(default_factory=dict)
+    dunning: str = ""
+    receipt: str = ""
 
 
 def _session(service: SessionService, clock: Clock, station: str, evse: int, card: str,
@@ -106,8 +116,6 @@ def _session(service: SessionService, clock: Clock, station: str, evse: int, car
     from evbill.store.tables import SessionRow
 
     with service._db.read_sessions() as s:
-        from sqlalchemy import select
-
         return s.scalars(select(SessionRow.id).where(SessionRow.station_id == station,
                                                      SessionRow.transaction_id == tx)).one()
 
@@ -139,8 +147,6 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     world.sessions["driver_live"] = _session(service, clock, "A-1", 2, "AA11BB22",
                                              T0 + timedelta(days=1), 40, "8", stop=False)
     clock.now = T0 + timedelta(days=1, minutes=45)
-    from sqlalchemy import select
-
     from evbill.store.tables import CdrRow
 
     with db.read_sessions() as s:
@@ -157,10 +163,35 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     for label in ("driver", "driver2"):
         card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
         world.card_tokens[label] = card.token
-        world.methods[label] = wallet.add_method(world.users[label].id, card.token).id
+        world.methods[label] = wallet.add_method(world.users[label].token_account,
+                                                 card.token).token
+    wallet.top_up(world.users["driver"].token_account, Money.of("20.00", "EUR"),
+                  world.methods["driver"], "world")  # driver pays from the wallet
     adhoc = AdhocService(ctx)
-    for label, station in (("a", "A-1"), ("b", "B-1")):
+    for label, station in (("b", "B-1"), ("a", "A-1")):
         card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
         row, key = adhoc.pay(station, 1, card.token)
         world.payments[label], world.payment_keys[label] = row.id, key
+        _adhoc_session(service, clock, station, row.id_token, f"adhoc-{label}")
+        if label == "a":  # op-a's capture fails at the provider: into the dunning queue
+            ctx.provider.faults.fail_next(1, FaultKind.UNAVAILABLE,  # type: ignore[attr-defined]
+                                          operations={"capture"})
+        settle_due(ctx)
+    with db.read_sessions() as s:
+        world.dunning = s.scalars(select(PaymentDunningRow.id)).one()
+        world.receipt = s.scalars(select(DocumentRow.number).where(
+            DocumentRow.account_id == world.users["driver"].token_account)).one()
+    clock.now = T0 + timedelta(days=1, minutes=45)
     return world
+
+
+def _adhoc_session(service: SessionService, clock: Clock, station: str, token: str,
+                   tx: str) -> None:
+    start = T0 + timedelta(hours=5)
+    clock.now = start
+    service.start(StartSession(station_id=station, evse_id=1, connector_id=1,
+                               id_token=IdToken(token, IdTokenType.CENTRAL),
+                               meter_start_wh=Decimal(0), started_at=start, transaction_ref=tx))
+    clock.now = start + timedelta(minutes=20)
+    service.stop(StopSession(station_id=station, transaction_id=tx, stopped_at=clock.now,
+                             meter_stop_wh=Decimal(5000)))

@@ -36,7 +36,8 @@ def path_values(world: World) -> dict[str, str]:
         "station_id": "A-1", "evse_id": "1", "token_id": str(world.card_ids["driver"]),
         "method_id": world.methods["driver"], "key_id": world.keys["a_path"],
         "tariff_id": "TA", "payment_id": world.payments["a"], "challenge_ref": "chl_unknown",
-        "month": "2026-03", "document_id": world.cdrs["driver_done"],
+        "reference": world.cdrs["driver_done"], "dunning_id": world.dunning,
+        "number": world.receipt, "kind": "cii",
     }  # fmt: skip
 
 
@@ -62,7 +63,7 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
             "version": "2026-01-01T00:00:00+00:00", "group_id": "fleet",
             "valid_from": "2026-01-01T00:00:00Z"},
         ("POST", "/api/v1/operator/tariffs/preview"): {"tariff": tariff, "sample": sample},
-        ("POST", "/api/v1/operator/payments/{payment_id}/refunds"): {},
+        ("POST", "/api/v1/operator/payments/{reference}/refunds"): {"amount": "0.50"},
         ("POST", "/api/v1/public/evses/{station_id}/{evse_id}/payments"): {
             "payment_method_token": world.card_tokens["driver2"]},
         ("POST", "/api/v1/sandbox/tokens"): {"number": "4242424242424242", "exp_month": 12,

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 from api_world import T0, Clock, World
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from conftest import bearer
 from evbill.config import Settings
 from evbill.sessions.commands import IdToken, MeterReading, RecordMeterValues, StartSession
 from evbill.sessions.service import SessionService
 from evbill.store.outbox import StationCommandOutbox
+from evbill.store.tables import SessionRow
 
 
 def _start_many(world: World, count: int) -> None:
@@ -83,8 +85,6 @@ def test_live_cost_follows_new_meter_values(client: TestClient, world: World,
 
 
 def _tx(world: World, session_id: int) -> str:
-    from evbill.store.tables import SessionRow
-
     with world.db.read_sessions() as s:
         row = s.get(SessionRow, session_id)
         assert row is not None and row.transaction_id
@@ -115,12 +115,16 @@ def test_start_and_stop_go_through_the_station_outbox(client: TestClient, world:
 def test_operators_see_only_their_network(client: TestClient, world: World) -> None:
     ids = {s["id"] for s in client.get("/api/v1/operator/sessions",
                                        headers=bearer(world, "finance")).json()["items"]}
-    assert ids == {world.sessions["driver_done"], world.sessions["driver_live"]}
+    with world.db.read_sessions() as s:
+        on_a = set(s.scalars(select(SessionRow.id).where(SessionRow.station_id == "A-1")))
+    assert ids == on_a and world.sessions["driver2_done"] not in ids
+    assert {world.sessions["driver_done"], world.sessions["driver_live"]} <= ids
     stations = client.get("/api/v1/operator/stations", headers=bearer(world, "admin_b")).json()
     assert [s["id"] for s in stations] == ["B-1"]
     days = client.get("/api/v1/operator/revenue", headers=bearer(world, "admin"), params={
         "since": "2026-03-01T00:00:00+01:00", "until": "2026-03-04T00:00:00+01:00",
         "tz": "Europe/Berlin"}).json()
     assert [(d["day"], d["sessions"], d["revenue"]) for d in days] == [
-        ("2026-03-01", 0, []), ("2026-03-02", 1, [{"amount": "7.14", "currency": "EUR"}]),
+        # driver 20 kWh (7.14) + ad hoc 5 kWh (1.785), summed exactly, shown rounded
+        ("2026-03-01", 0, []), ("2026-03-02", 2, [{"amount": "8.93", "currency": "EUR"}]),
         ("2026-03-03", 0, [])]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,13 +15,27 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-import evbill.api.tables  # noqa: F401  (registers the API tables on Base)
+import evbill.api.tables
+import evbill.invoicing.tables
+import evbill.payments.tables  # noqa: F401
 from evbill import __version__
 from evbill.api.context import ApiContext, CardProvider, utc_now
 from evbill.api.problems import install_problem_handlers
-from evbill.api.routers import account, auth, driver, operator, payments, public, tariffs
+from evbill.api.routers import (
+    account,
+    auth,
+    documents,
+    driver,
+    operator,
+    payments,
+    public,
+    tariffs,
+)
 from evbill.api.settings import ApiSettings, resolve_secrets
+from evbill.api.settlement import run_settler
 from evbill.config import Settings
+from evbill.invoicing.settings import InvoicingSettings
+from evbill.payments.model import PaymentSettings
 from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.store.database import Database
 
@@ -36,6 +51,8 @@ def create_app(
     db: Database | None = None,
     provider: CardProvider | None = None,
     clock: Callable[[], datetime] = utc_now,
+    payment_settings: PaymentSettings | None = None,
+    invoicing_settings: InvoicingSettings | None = None,
 ) -> FastAPI:
     """The app on `settings.resolved_database_url` (or an open `db`), with the sandbox
     payment provider unless another is given."""
@@ -44,12 +61,20 @@ def create_app(
     database = db or Database.open(settings.resolved_database_url)
     card_provider = provider or SandboxProvider(
         webhook_secret=api.sandbox_webhook_secret.get_secret_value())
-    ctx = ApiContext(database, settings, api, card_provider, clock)
+    ctx = ApiContext(database, settings, api, card_provider, clock, payment_settings,
+                     invoicing_settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("api.started backend=%s", database.backend)
+        stop = asyncio.Event()
+        settler = None
+        if api.settle_interval_s > 0:
+            settler = asyncio.create_task(run_settler(ctx, api.settle_interval_s, stop))
         yield
+        stop.set()
+        if settler is not None:
+            await settler
         if owns_db:
             database.dispose()
 
@@ -59,7 +84,7 @@ def create_app(
     app.state.evbill = ctx
     install_problem_handlers(app)
     app.state.routers = []
-    for module in (auth, driver, account, operator, tariffs, payments, public):
+    for module in (auth, driver, account, documents, operator, tariffs, payments, public):
         mount(app, module.router)
     from evbill.portal.routes import install_portal
 

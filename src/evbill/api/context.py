@@ -1,4 +1,5 @@
-"""What every request handler needs, built once per app: database, keys, provider, clock."""
+"""What every request handler needs, built once per app: database, keys, the payment,
+ledger and invoicing services, and the clock."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from evbill.api.crypto import FieldCipher, Passwords
 from evbill.api.ratelimit import LoginLimiter
 from evbill.api.settings import ApiSettings
 from evbill.config import Settings
+from evbill.invoicing.service import InvoicingService
+from evbill.invoicing.settings import InvoicingSettings
+from evbill.ledger.service import LedgerService
+from evbill.ledger.store import sql_unit_of_work
+from evbill.payments.model import PaymentSettings
 from evbill.payments.provider import PaymentMethod, PaymentProvider
+from evbill.payments.service import PaymentService
 from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
 
@@ -38,6 +45,11 @@ class ApiContext:
     api: ApiSettings
     provider: CardProvider
     clock: Callable[[], datetime] = utc_now
+    payment_settings: PaymentSettings | None = None
+    invoicing_settings: InvoicingSettings | None = None
+    ledger: LedgerService = field(init=False)
+    payments: PaymentService = field(init=False)
+    invoicing: InvoicingService = field(init=False)
     passwords: Passwords = field(init=False)
     cipher: FieldCipher = field(init=False)
     tokens: URLSafeTimedSerializer = field(init=False)
@@ -56,6 +68,10 @@ class ApiContext:
         self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
         self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
         self.outbox = StationCommandOutbox(self.db)
+        self.ledger = LedgerService(sql_unit_of_work(self.db))
+        self.payments = PaymentService(self.db, self.provider, self.ledger,
+                                       settings=self.payment_settings, clock=self.clock)
+        self.invoicing = InvoicingService(self.db, self.invoicing_settings)
 
     @property
     def secret(self) -> bytes:

@@ -150,7 +150,7 @@ class PaymentMethodIn(Body):
 
 
 class PaymentMethodOut(BaseModel):
-    id: str
+    id: str = Field(description="the provider token: use it as payment_method_id")
     kind: str
     brand: str
     last4: str
@@ -164,14 +164,5 @@ class TopUpIn(Body):
     payment_method_id: str
 
 
-class WalletEntryOut(BaseModel):
-    id: int
-    kind: str
-    amount: MoneyOut
-    reference: str
-    created_at: datetime
-
-
 class WalletOut(BaseModel):
     balance: MoneyOut
-    entries: list[WalletEntryOut]

@@ -48,7 +48,9 @@ class ApiSettings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="base of links printed in EVSE QR codes"
     )
-    adhoc_hold: str = Field(default="50.00", description="amount held for an ad hoc session")
+    settle_interval_s: float = Field(
+        default=2.0, ge=0, description="seconds between settling passes (0: none in this process)"
+    )
 
 
 def _load_or_create(path: Path) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""API tables on the shared `Base`: users (drivers, operator staff), API keys, payment methods,
-wallet entries, ad hoc payments, tariff ownership and customer-group tariffs.
+"""API tables on the shared `Base`: users (drivers, operator staff), API keys, ad hoc payment
+links, tariff ownership and customer-group tariffs (money itself lives in `payments`).
 
 Personal fields (`*_enc`) are Fernet ciphertext; `email_lookup` is a keyed hash. The index on
 `sessions(id_token, started_at, id)` serves a driver's paged history.
@@ -8,7 +8,6 @@ Personal fields (`*_enc`) are Fernet ciphertext; `email_lookup` is a keyed hash.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,10 +18,8 @@ __all__ = [
     "AdhocPaymentRow",
     "ApiKeyRow",
     "GroupTariffRow",
-    "PaymentMethodRow",
     "TariffOwnerRow",
     "UserRow",
-    "WalletEntryRow",
 ]
 
 
@@ -54,36 +51,10 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class PaymentMethodRow(Base):
-    __tablename__ = "api_payment_methods"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(32))
-    token: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
-    brand: Mapped[str] = mapped_column(String(32))
-    last4: Mapped[str] = mapped_column(String(4))
-    exp_month: Mapped[int]
-    exp_year: Mapped[int]
-    created_at: Mapped[datetime]
-    removed_at: Mapped[datetime | None]
-
-
-class WalletEntryRow(Base):
-    __tablename__ = "api_wallet_entries"
-    __table_args__ = (Index("ix_api_wallet_entries_user", "user_id", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"))
-    amount: Mapped[Decimal]
-    currency: Mapped[str] = mapped_column(String(3))
-    kind: Mapped[str] = mapped_column(String(16))  # top_up | charge | refund
-    reference: Mapped[str] = mapped_column(String(128), unique=True)  # idempotency
-    created_at: Mapped[datetime]
-
-
 class AdhocPaymentRow(Base):
+    """The link between an ad hoc payer, their EVSE and the payment service's hold (whose
+    reference is this row's id)."""
+
     __tablename__ = "api_adhoc_payments"
     __table_args__ = (Index("ix_api_adhoc_payments_station", "station_id", "created_at"),)
 
@@ -91,18 +62,9 @@ class AdhocPaymentRow(Base):
     access_hash: Mapped[str] = mapped_column(String(64))
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
     evse_id: Mapped[int]
-    provider: Mapped[str] = mapped_column(String(32))
-    authorization_id: Mapped[str | None] = mapped_column(String(64))
-    challenge_url: Mapped[str | None] = mapped_column(Text)
-    amount: Mapped[Decimal]
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(24))
-    decline_code: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))  # pending | starting | settled | failed
     id_token: Mapped[str] = mapped_column(String(64), unique=True)
     command_id: Mapped[str | None] = mapped_column(String(36))
-    capture_id: Mapped[str | None] = mapped_column(String(64))
-    captured: Mapped[Decimal | None]
-    refunded: Mapped[Decimal | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -66,7 +66,7 @@ class UserService:
             id=user_id, role=role.value, operator_id=operator_id,
             email_lookup=cipher.lookup(email), email_enc=cipher.encrypt(email.strip()),
             name_enc=cipher.encrypt(name.strip()), password_hash=hashed,
-            token_account=f"driver:{user_id}", disabled=False, created_at=self._ctx.clock(),
+            token_account=f"driver.{user_id}", disabled=False, created_at=self._ctx.clock(),
         )  # fmt: skip
         try:
             with self._ctx.db.sessions() as s, s.begin():

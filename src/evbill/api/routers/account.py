@@ -18,13 +18,12 @@ from evbill.api.schemas import (
     PaymentMethodIn,
     PaymentMethodOut,
     TopUpIn,
-    WalletEntryOut,
     WalletOut,
     money_out,
 )
-from evbill.api.tables import PaymentMethodRow, WalletEntryRow
 from evbill.api.wallet import WalletService
 from evbill.money import Money, MoneyError
+from evbill.payments.provider import PaymentMethod
 from evbill.sessions.commands import IdTokenType
 from evbill.store.tables import IdTokenRow
 
@@ -71,58 +70,49 @@ def block_card(request: Request, who: Driver, token_id: int) -> None:
         row.status = "Blocked"
 
 
-def _method_out(row: PaymentMethodRow) -> PaymentMethodOut:
-    return PaymentMethodOut(id=row.id, kind=row.kind, brand=row.brand, last4=row.last4,
-                            exp_month=row.exp_month, exp_year=row.exp_year)  # fmt: skip
+def _method_out(method: PaymentMethod) -> PaymentMethodOut:
+    return PaymentMethodOut(id=method.token, kind=method.kind.value, brand=method.brand,
+                            last4=method.last4, exp_month=method.exp_month,
+                            exp_year=method.exp_year)  # fmt: skip
+
+
+def _account(who: Principal) -> str:
+    assert who.token_account is not None
+    return who.token_account
 
 
 @router.get("/payment-methods")
 def my_payment_methods(request: Request, who: Driver) -> list[PaymentMethodOut]:
-    assert who.user_id is not None
-    return [_method_out(r) for r in WalletService(context_of(request)).methods(who.user_id)]
+    return [_method_out(m) for m in WalletService(context_of(request)).methods(_account(who))]
 
 
 @router.post("/payment-methods", status_code=201)
 def add_payment_method(request: Request, who: Driver, body: PaymentMethodIn) -> PaymentMethodOut:
     """Save a payment method by its provider token (card data never reaches evbill)."""
-    assert who.user_id is not None
-    return _method_out(WalletService(context_of(request)).add_method(who.user_id, body.token))
-
-
-@router.delete("/payment-methods/{method_id}", status_code=204)
-def remove_payment_method(request: Request, who: Driver, method_id: str) -> None:
-    assert who.user_id is not None
-    WalletService(context_of(request)).remove_method(who.user_id, method_id)
-
-
-def _entry_out(row: WalletEntryRow) -> WalletEntryOut:
-    amount = money_out(Money(row.amount, row.currency))
-    assert amount is not None
-    return WalletEntryOut(id=row.id, kind=row.kind, amount=amount, reference=row.reference,
-                          created_at=row.created_at)  # fmt: skip
+    return _method_out(WalletService(context_of(request)).add_method(_account(who), body.token))
 
 
 @router.get("/wallet")
 def my_wallet(request: Request, who: Driver) -> WalletOut:
-    assert who.user_id is not None
-    balance, entries = WalletService(context_of(request)).balance(who.user_id)
-    shown = money_out(balance)
+    """The prepaid balance (sessions are paid from it while it is positive)."""
+    shown = money_out(WalletService(context_of(request)).balance(_account(who)))
     assert shown is not None
-    return WalletOut(balance=shown, entries=[_entry_out(e) for e in entries])
+    return WalletOut(balance=shown)
 
 
 @router.post("/wallet/top-ups", status_code=201)
 def top_up(
     request: Request, who: Driver, body: TopUpIn,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
-) -> WalletEntryOut:  # fmt: skip
+) -> WalletOut:  # fmt: skip
     """Charge a saved payment method and credit the wallet (send an Idempotency-Key)."""
-    assert who.user_id is not None
     try:
         amount = Money.of(body.amount, body.currency.upper())
     except MoneyError as exc:
         raise BadRequest(f"amount: {exc}") from None
     key = idempotency_key or secrets.token_hex(8)
-    row = WalletService(context_of(request)).top_up(who.user_id, amount, body.payment_method_id,
-                                                   key)  # fmt: skip
-    return _entry_out(row)
+    balance = WalletService(context_of(request)).top_up(_account(who), amount,
+                                                        body.payment_method_id, key)
+    shown = money_out(balance)
+    assert shown is not None
+    return WalletOut(balance=shown)

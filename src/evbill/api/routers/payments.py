@@ -1,128 +1,223 @@
-"""Operator money views: ad hoc payments (failed ones first), refunds, reconciliation."""
+"""Operator money views: charges on the network, failed payments and the dunning queue,
+refunds, and reconciliation of charges against CDRs. All money state is the payment service's."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
-from typing import Annotated
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from evbill.api.adhoc import AdhocService
 from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.context import context_of
-from evbill.api.problems import BadRequest
+from evbill.api.problems import BadRequest, Conflict, NotFound, PaymentRequired
 from evbill.api.schemas import Body, MoneyOut, money_out
 from evbill.api.tables import AdhocPaymentRow
-from evbill.money import Money, MoneyError
+from evbill.money import Money, MoneyError, minor_unit
+from evbill.payments.model import ChargeNotFound, PaymentStateError
+from evbill.payments.provider import InvalidPaymentRequest, PaymentError
+from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentDunningRow
 from evbill.store.tables import CdrRow, SessionRow, StationRow
 
 router = APIRouter(prefix="/api/v1/operator", tags=["payments"])
 Staff = Annotated[Principal, Depends(Allow(*STAFF))]
 Admin = Annotated[Principal, Depends(Allow(Role.OPERATOR_ADMIN))]
 
-FAILED = ("declined", "capture_failed")
+
+def _m(amount: Decimal | None, currency: str) -> MoneyOut | None:
+    return None if amount is None else money_out(Money(amount, currency))
 
 
-class PaymentOut(BaseModel):
-    id: str
-    station_id: str
-    evse_id: int
+class ChargeOut(BaseModel):
+    reference: str
+    method: str
+    status: str
+    gross: MoneyOut
+    refunded: MoneyOut
+    created_at: datetime
+
+
+class HoldOut(BaseModel):
+    reference: str
+    station_id: str | None
     status: str
     decline_code: str | None
     held: MoneyOut
-    captured: MoneyOut | None
-    refunded: MoneyOut | None
     created_at: datetime
+
+
+class DunningOut(BaseModel):
+    id: str
+    reference: str
+    amount: MoneyOut
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime | None
+
+
+class FailedOut(BaseModel):
+    holds: list[HoldOut]
+    dunning: list[DunningOut]
 
 
 class RefundIn(Body):
     amount: str | None = Field(default=None, pattern=r"^\d{1,6}(\.\d{1,2})?$",
-                               description="omit to refund everything captured")
+                               description="omit to refund everything still refundable")
+    reason: str = Field(default="operator refund", min_length=1, max_length=200)
+
+
+class RefundOut(BaseModel):
+    id: str
+    reference: str
+    amount: MoneyOut
+    method: str
+    status: str
 
 
 class ReconOut(BaseModel):
-    payment_id: str
+    reference: str
     cdr_id: str | None
     cdr_total: MoneyOut | None
-    captured: MoneyOut | None
+    charged: MoneyOut
     difference: MoneyOut | None
     matched: bool
 
 
-def _out(row: AdhocPaymentRow) -> PaymentOut:
-    def m(value: object) -> MoneyOut | None:
-        return None if value is None else money_out(Money.of(value, row.currency))
+def _stations(operator: str) -> Any:
+    return select(StationRow.id).where(StationRow.operator == operator)
 
-    held = m(row.amount)
+
+def _hold_out(row: PaymentAuthorizationRow) -> HoldOut:
+    held = _m(row.amount_held, row.currency)
     assert held is not None
-    return PaymentOut(id=row.id, station_id=row.station_id, evse_id=row.evse_id,
-                      status=row.status, decline_code=row.decline_code, held=held,
-                      captured=m(row.captured), refunded=m(row.refunded),
-                      created_at=row.created_at)  # fmt: skip
-
-
-def _network_payments(request: Request, operator: str, statuses: tuple[str, ...] = ()
-                      ) -> list[AdhocPaymentRow]:  # fmt: skip
-    with context_of(request).db.read_sessions() as s:
-        stations = select(StationRow.id).where(StationRow.operator == operator)
-        stmt = select(AdhocPaymentRow).where(AdhocPaymentRow.station_id.in_(stations))
-        if statuses:
-            stmt = stmt.where(AdhocPaymentRow.status.in_(statuses))
-        return list(s.scalars(stmt.order_by(AdhocPaymentRow.created_at.desc()).limit(200)))
+    return HoldOut(reference=row.reference, station_id=row.station_id, status=row.status,
+                   decline_code=row.decline_code, held=held, created_at=row.created_at)
 
 
 @router.get("/payments")
-def payments(request: Request, who: Staff) -> list[PaymentOut]:
-    """Ad hoc payments on your network, newest first."""
-    return [_out(r) for r in _network_payments(request, who.network)]
+def payments(request: Request, who: Staff) -> list[ChargeOut]:
+    """What sessions on your network were charged, newest first."""
+    with context_of(request).db.read_sessions() as s:
+        rows = s.scalars(select(PaymentChargeRow).where(PaymentChargeRow.operator == who.network)
+                         .order_by(PaymentChargeRow.created_at.desc()).limit(200))  # fmt: skip
+        out = []
+        for r in rows:
+            gross, refunded = _m(r.gross, r.currency), _m(r.refunded, r.currency)
+            assert gross is not None and refunded is not None
+            out.append(ChargeOut(reference=r.reference, method=r.method, status=r.status,
+                                 gross=gross, refunded=refunded, created_at=r.created_at))
+        return out
 
 
 @router.get("/payments/failed")
-def failed_payments(request: Request, who: Staff) -> list[PaymentOut]:
-    """Declined holds and failed captures: the follow-up queue."""
-    return [_out(r) for r in _network_payments(request, who.network, FAILED)]
+def failed_payments(request: Request, who: Staff) -> FailedOut:
+    """Declined holds on your stations and captures waiting in the dunning queue."""
+    with context_of(request).db.read_sessions() as s:
+        holds = s.scalars(select(PaymentAuthorizationRow).where(
+            PaymentAuthorizationRow.station_id.in_(_stations(who.network)),
+            PaymentAuthorizationRow.status.in_(("declined", "expired", "capture_failed")))
+            .order_by(PaymentAuthorizationRow.created_at.desc()).limit(200)).all()  # fmt: skip
+        on_hold = PaymentAuthorizationRow.id == PaymentDunningRow.authorization_id
+        dunning = s.scalars(select(PaymentDunningRow).join(PaymentAuthorizationRow, on_hold)
+            .where(PaymentAuthorizationRow.station_id.in_(_stations(who.network)),
+                   PaymentDunningRow.status == "open")).all()  # fmt: skip
+        items = []
+        for d in dunning:
+            amount = _m(d.amount, d.currency)
+            assert amount is not None
+            items.append(DunningOut(id=d.id, reference=d.reference, amount=amount,
+                                    attempts=d.attempts, last_error=d.last_error,
+                                    next_attempt_at=d.next_attempt_at))  # fmt: skip
+        return FailedOut(holds=[_hold_out(h) for h in holds], dunning=items)
 
 
-@router.post("/payments/{payment_id}/refunds", status_code=201)
-def refund(request: Request, who: Admin, payment_id: str, body: RefundIn) -> PaymentOut:
+def _own_charge(request: Request, operator: str, reference: str) -> PaymentChargeRow:
+    with context_of(request).db.read_sessions() as s:
+        row = s.scalars(select(PaymentChargeRow).where(
+            PaymentChargeRow.reference == reference)).first()  # fmt: skip
+    if row is None or row.operator != operator:
+        raise NotFound(f"reference: no charge {reference!r} on your network")
+    return row
+
+
+@router.post("/payments/{reference}/refunds", status_code=201)
+def refund(
+    request: Request, who: Admin, reference: str, body: RefundIn,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> RefundOut:  # fmt: skip
+    """Refund a charge (to the card, or back into the wallet); send an Idempotency-Key."""
     ctx = context_of(request)
-    service = AdhocService(ctx)
+    charge = _own_charge(request, who.network, reference)
+    key = f"refund:{reference}:{idempotency_key or secrets.token_hex(8)}"
     try:
-        with ctx.db.read_sessions() as s:
-            row = s.get(AdhocPaymentRow, payment_id)
-        amount = None if body.amount is None or row is None else Money.of(body.amount,
-                                                                          row.currency)
+        amount = None if body.amount is None else Money.of(body.amount, charge.currency)
+        done = ctx.payments.refund(reference, amount, reason=body.reason,
+                                   actor=f"operator:{who.user_id or 'api-key'}", key=key)
     except MoneyError as exc:
         raise BadRequest(f"amount: {exc}") from None
-    return _out(service.refund(who.network, payment_id, amount))
+    except (PaymentStateError, ChargeNotFound, InvalidPaymentRequest) as exc:
+        raise Conflict(f"amount: {exc}") from None
+    except PaymentError as exc:
+        raise PaymentRequired(f"refund: {exc}") from None
+    shown = money_out(done.amount)
+    assert shown is not None
+    return RefundOut(id=done.id, reference=done.reference, amount=shown, method=done.method,
+                     status=done.status)
+
+
+@router.post("/dunning/{dunning_id}/retry")
+def retry_dunning(request: Request, who: Admin, dunning_id: str) -> dict[str, str]:
+    """Try a failed capture again now."""
+    ctx = context_of(request)
+    with ctx.db.read_sessions() as s:
+        item = s.get(PaymentDunningRow, dunning_id)
+        hold = None if item is None else s.get(PaymentAuthorizationRow, item.authorization_id)
+        station = None if hold is None or hold.station_id is None else s.get(StationRow,
+                                                                             hold.station_id)
+    if station is None or station.operator != who.network:
+        raise NotFound(f"dunning_id: no dunning item {dunning_id!r}")
+    try:
+        status = ctx.payments.retry_dunning(dunning_id, actor=f"operator:{who.user_id}")
+    except PaymentError as exc:
+        raise Conflict(f"dunning_id: {exc}") from None
+    return {"id": dunning_id, "status": status}
+
+
+def _cdr_of(s: Any, reference: str) -> CdrRow | None:
+    cdr: CdrRow | None = s.get(CdrRow, reference)
+    if cdr is None:  # an ad hoc hold's reference is its payment id
+        cdr = s.scalars(select(CdrRow).join(SessionRow, SessionRow.id == CdrRow.session_id)
+                        .join(AdhocPaymentRow, AdhocPaymentRow.id_token == SessionRow.id_token)
+                        .where(AdhocPaymentRow.id == reference)).first()  # fmt: skip
+    return cdr
 
 
 @router.get("/reconciliation")
-def reconciliation(request: Request, who: Staff) -> list[ReconOut]:
-    """Each settled ad hoc payment against its CDR: captured must equal the rounded total
-    (or the hold, when the session cost more than was held)."""
+def reconciliation(request: Request, who: Staff, since: datetime | None = None) -> list[ReconOut]:
+    """Each charge against its CDR: the gross charged must equal the CDR total rounded to
+    the minor unit (a card capture is capped at the hold)."""
     out = []
     with context_of(request).db.read_sessions() as s:
-        stations = select(StationRow.id).where(StationRow.operator == who.network)
-        rows = s.execute(
-            select(AdhocPaymentRow, CdrRow)
-            .outerjoin(SessionRow, SessionRow.id_token == AdhocPaymentRow.id_token)
-            .outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
-            .where(AdhocPaymentRow.station_id.in_(stations),
-                   AdhocPaymentRow.status.in_(("captured", "refunded", "capture_failed")))
-        ).tuples().all()  # fmt: skip
-    for pay, cdr in rows:
-        total = None
-        if cdr is not None and cdr.total_cost_incl_vat is not None:
-            total = Money(cdr.total_cost_incl_vat, cdr.currency).round_to_minor()
-        captured = None if pay.captured is None else Money(pay.captured, pay.currency)
-        expected = None if total is None else min(total.amount, pay.amount)
-        diff = None if captured is None or expected is None else captured.amount - expected
-        out.append(ReconOut(
-            payment_id=pay.id, cdr_id=None if cdr is None else cdr.id,
-            cdr_total=money_out(total), captured=money_out(captured),
-            difference=None if diff is None else money_out(Money(diff, pay.currency)),
-            matched=diff == 0))  # fmt: skip
+        stmt = select(PaymentChargeRow).where(PaymentChargeRow.operator == who.network)
+        if since is not None:
+            stmt = stmt.where(or_(PaymentChargeRow.created_at >= since))
+        for charge in s.scalars(stmt.order_by(PaymentChargeRow.created_at).limit(1000)):
+            cdr = _cdr_of(s, charge.reference)
+            total = None
+            if cdr is not None and cdr.total_cost_incl_vat is not None:
+                places = Decimal(1).scaleb(-minor_unit(cdr.currency))
+                total = cdr.total_cost_incl_vat.quantize(places, ROUND_HALF_UP)
+            hold = None if charge.authorization_id is None else s.get(
+                PaymentAuthorizationRow, charge.authorization_id)  # fmt: skip
+            expected = total if total is None or hold is None else min(total, hold.amount_held)
+            diff = None if expected is None else charge.gross - expected
+            charged = _m(charge.gross, charge.currency)
+            assert charged is not None
+            out.append(ReconOut(reference=charge.reference, cdr_id=None if cdr is None else cdr.id,
+                                cdr_total=_m(total, charge.currency), charged=charged,
+                                difference=_m(diff, charge.currency), matched=diff == 0))
     return out

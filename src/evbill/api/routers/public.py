@@ -20,6 +20,7 @@ from evbill.api.schemas import Body, MoneyOut, kwh, money_out
 from evbill.api.tables import AdhocPaymentRow
 from evbill.money import Money
 from evbill.payments.provider import PaymentError, WebhookEventType, WebhookVerificationError
+from evbill.payments.tables import PaymentChargeRow
 from evbill.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class PayIn(Body):
 
 class PaymentStatusOut(BaseModel):
     payment_id: str
-    status: str
+    status: str = Field(description="pending | starting | settled | failed")
+    hold_status: str | None
     decline_code: str | None
     challenge_ref: str | None
     held: MoneyOut
@@ -76,7 +78,8 @@ def evse_offer(request: Request, station_id: str, evse_id: int) -> OfferOut:
 
 def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentStatusOut:
     ctx = context_of(request)
-    session = AdhocService(ctx).session_of(row)
+    service = AdhocService(ctx)
+    hold, session = service.hold(row.id), service.session_of(row)
     energy = cost = cdr_id = None
     if session is not None:
         with UnitOfWork(ctx.db, read_only=True) as uow:
@@ -86,13 +89,19 @@ def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentS
             cost = money_out(live.cost.incl_vat) if live.cost else None
             if cdr is not None and cdr.total_cost_incl_vat is not None:
                 cost, cdr_id = money_out(Money(cdr.total_cost_incl_vat, cdr.currency)), cdr.id
-    held = money_out(Money(row.amount, row.currency))
+    with ctx.db.read_sessions() as s:
+        charge = s.scalars(select(PaymentChargeRow).where(
+            PaymentChargeRow.reference == row.id)).first()  # fmt: skip
+    currency = hold.currency if hold is not None else "EUR"
+    held = money_out(Money(hold.amount_held, currency) if hold else Money.zero(currency))
     assert held is not None
     return PaymentStatusOut(
-        payment_id=row.id, status=row.status, decline_code=row.decline_code,
-        challenge_ref=row.challenge_url if row.status == "requires_action" else None,
-        held=held, captured=money_out(Money(row.captured, row.currency))
-        if row.captured is not None else None,
+        payment_id=row.id, status=row.status,
+        hold_status=None if hold is None else hold.status,
+        decline_code=None if hold is None else hold.decline_code,
+        challenge_ref=hold.challenge_ref if hold is not None and hold.status ==
+        "requires_action" else None,
+        held=held, captured=None if charge is None else money_out(Money(charge.gross, currency)),
         session_state=None if session is None else session.state, energy_kwh=energy,
         cost_so_far=cost, cdr_id=cdr_id, at=ctx.clock(),
         links={"page": f"/pay/p/{row.id}?key={key}",
@@ -171,20 +180,19 @@ def sandbox_challenge(request: Request, challenge_ref: str, body: ChallengeIn) -
 # --- provider webhooks --------------------------------------------------------------------
 @router.post("/webhooks/payments", status_code=200)
 async def provider_webhook(request: Request) -> dict[str, str]:
-    """Signed provider events (signature, timestamp and replay are checked)."""
+    """Signed provider events (signature, timestamp and replay are checked by the payment
+    service); a finished 3-D Secure step starts the ad hoc charge it was for."""
     ctx = context_of(request)
     body = await request.body()
     try:
-        event = ctx.provider.parse_webhook(dict(request.headers), body)
+        outcome = ctx.payments.handle_webhook(dict(request.headers), body)
     except WebhookVerificationError as exc:
         raise BadRequest(f"webhook: {exc}") from None
-    log.info("webhook.received event_id=%s type=%s", event.id, event.type.value)
-    if event.authorization_id and event.type in (WebhookEventType.CHALLENGE_SUCCEEDED,
-                                                 WebhookEventType.CHALLENGE_FAILED):
+    if outcome.type in (WebhookEventType.CHALLENGE_SUCCEEDED, WebhookEventType.CHALLENGE_FAILED):
         service = AdhocService(ctx)
         with ctx.db.read_sessions() as s:
-            row = s.scalars(select(AdhocPaymentRow).where(
-                AdhocPaymentRow.authorization_id == event.authorization_id)).first()
-        if row is not None:
+            pending = list(s.scalars(select(AdhocPaymentRow).where(
+                AdhocPaymentRow.status == "pending").limit(50)))  # fmt: skip
+        for row in pending:
             service.confirm(row)
-    return {"received": event.id}
+    return {"received": outcome.event_id, "outcome": outcome.outcome}
