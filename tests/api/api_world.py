@@ -195,3 +195,7 @@ def _adhoc_session(service: SessionService, clock: Clock, station: str, token: s
     clock.now = start + timedelta(minutes=20)
     service.stop(StopSession(station_id=station, transaction_id=tx, stopped_at=clock.now,
                              meter_stop_wh=Decimal(5000)))
+
+
+def bearer(world: World, label: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.tokens[label]}"}

@@ -48,7 +48,3 @@ def ctx(client: TestClient) -> ApiContext:
 @pytest.fixture
 def world(app_db: Database, ctx: ApiContext, clock: Clock) -> World:
     return build_world(app_db, ctx, clock)
-
-
-def bearer(world: World, label: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.tokens[label]}"}

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from evbill.api.app import api_routes
-from evbill.api.auth import Allow, Public, new_cookie
+from evbill.api.auth import Allow, Public, csrf_token, new_cookie
 from evbill.api.context import ApiContext
 from evbill.portal.csrf import CSRF_COOKIE
 
@@ -70,6 +70,14 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
                                              "exp_year": 2031, "cvc": "123"},
         ("POST", "/api/v1/sandbox/challenges/{challenge_ref}"): {"success": True},
         **PORTAL_FORMS,
+        ("POST", "/portal/sessions/start"): {"station_id": "A-1", "evse_id": "1"},
+        ("POST", "/portal/wallet/methods"): {"token": world.card_tokens["driver"]},
+        ("POST", "/portal/wallet/top-up"): {"amount": "5.00", "method": world.methods["driver"]},
+        ("POST", "/portal/operator/payments/{reference}/refund"): {"amount": "0.10"},
+        ("POST", "/portal/operator/tariffs"): {"tariff_id": "TA", "energy": "0.33",
+                                               "vat": "19", "station_id": "A-1"},
+        ("POST", "/portal/operator/tariffs/preview"): {"tariff_id": "TA", "energy": "0.33",
+                                                       "vat": "19", "kwh": "10"},
     }  # fmt: skip
 
 
@@ -119,13 +127,12 @@ def _request(client: TestClient, ctx: ApiContext, world: World, route: APIRoute,
     client.cookies.clear()
     kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
     if portal and method == "POST":
-        from evbill.portal.csrf import _sign  # the token a rendered form would carry
-
-        class _Req:
-            app = client.app
-
         cookies[CSRF_COOKIE] = "matrix-nonce"
-        kwargs["data"] = {**(body or {}), "csrf": _sign(_Req(), "matrix-nonce")}  # type: ignore[arg-type]
+        token = csrf_token(ctx, "matrix-nonce")  # what a rendered form of this visitor carries
+        if route.path.endswith("/preview"):  # the editor's script posts JSON with a header
+            kwargs["json"], headers["X-CSRF-Token"] = body, token
+        else:
+            kwargs["data"] = {**(body or {}), "csrf": token}
     elif body is not None:
         kwargs["json"] = body
     for name, value in cookies.items():

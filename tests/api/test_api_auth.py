@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from api_world import PASSWORD, World
+from api_world import PASSWORD, World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import bearer
 from evbill.api.context import ApiContext
 from evbill.api.tables import UserRow
 

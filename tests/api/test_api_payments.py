@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from api_world import World
+from api_world import World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from conftest import bearer
 from evbill.api.context import ApiContext
 from evbill.api.settlement import settle_due
 from evbill.config import Settings

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from api_world import T0, Clock, World
+from api_world import T0, Clock, World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import bearer
 from evbill.config import Settings
 from evbill.sessions.commands import IdToken, MeterReading, RecordMeterValues, StartSession
 from evbill.sessions.service import SessionService

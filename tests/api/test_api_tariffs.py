@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from api_world import World
+from api_world import World, bearer
 from fastapi.testclient import TestClient
 
-from conftest import bearer
 from evbill.store.tables import TariffRow
 
 TARIFF = """{"tariff": {"country_code": "DE", "party_id": "EVB", "id": "%s", "currency": "EUR",
@@ -29,7 +28,8 @@ def test_new_versions_are_stored_verbatim_exact(client: TestClient, world: World
     assert [v["version"] for v in versions] == ["2026-01-01T00:00:00+00:00",
                                                 "2026-02-01T00:00:00+00:00",
                                                 "2026-02-15T00:00:00+00:00"]
-    assert versions[-1]["prices"] == ["0.3689 EUR per kWh", "0.119 EUR per minute"]
+    assert versions[-1]["prices"] == ["Energy: 0.3689 EUR per kWh",
+                                      "Parking: 0.119 EUR per minute"]
     with world.db.read_sessions() as s:
         stored = s.query(TariffRow).filter_by(version="2026-02-15T00:00:00+00:00").one()
     assert '"price":0.31,' in stored.ocpi_json and '"price":6.00,' in stored.ocpi_json

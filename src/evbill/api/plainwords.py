@@ -22,6 +22,13 @@ class PriceLine:
     condition: str  # "" or "after 60 min", "22:00–06:00", …
     vat_note: str  # "incl. 19 % VAT" | "no VAT"
 
+    @property
+    def summary(self) -> str:
+        """One line: "Parking: 0.119 EUR per minute (after 60 min)"."""
+        label = {"energy": "Energy", "time": "Charging time", "parking": "Parking",
+                 "flat": "Session fee"}[self.kind]  # fmt: skip
+        return f"{label}: {self.text}" + (f" ({self.condition})" if self.condition else "")
+
 
 def _incl_vat(component: PriceComponent) -> Decimal:
     rate = component.vat or Decimal(0)

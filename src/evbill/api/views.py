@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from evbill.api.history import SessionItem
@@ -34,9 +35,13 @@ def live_out(item: SessionItem, live: LiveView, base: str) -> LiveOut:
         session=session_out(item, base), energy_kwh=kwh(live.energy_wh),
         cost_so_far=money_out(shown),
         cost_so_far_excl_vat=None if cost is None else money_out(cost.excl_vat),
-        power_kw=None if live.power_w is None else kwh(live.power_w),
+        power_kw=None if live.power_w is None else _kw(live.power_w),
         tariff_id=live.tariff_id, at=live.at, running=item.state in OPEN_STATES,
     )  # fmt: skip
+
+
+def _kw(watts: Decimal) -> str:
+    return f"{(watts / 1000).quantize(Decimal('0.1')):f}"
 
 
 def cdr_out(row: CdrRow) -> CdrOut:
@@ -57,8 +62,6 @@ def _never() -> Any:
 
 def _plain(value: Any) -> Any:
     """OCPI JSON with Decimals as strings (as it travels in OCPI: numbers stay exact)."""
-    from decimal import Decimal
-
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

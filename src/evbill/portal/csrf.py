@@ -1,18 +1,19 @@
 """CSRF protection for portal forms: a signed double-submit token.
 
 Every visitor gets a random `evbill_csrf` cookie (HttpOnly, SameSite=Strict); forms carry
-HMAC(secret, cookie) in a hidden `csrf` field, and every POST must present the pair.
+HMAC(secret, cookie) in a hidden `csrf` field (scripts in an `X-CSRF-Token` header), and every
+POST must present the pair.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from evbill.api.auth import csrf_token
 from evbill.api.context import context_of
 from evbill.api.problems import Forbidden
 
@@ -22,8 +23,7 @@ CSRF_COOKIE = "evbill_csrf"
 
 
 def _sign(request: Request, nonce: str) -> str:
-    return hmac.new(context_of(request).secret, f"csrf:{nonce}".encode(),
-                    hashlib.sha256).hexdigest()  # fmt: skip
+    return csrf_token(context_of(request), nonce)
 
 
 def csrf_for(request: Request) -> str:
@@ -49,8 +49,9 @@ class CsrfCheck:
 
     async def __call__(self, request: Request) -> None:
         nonce = request.cookies.get(CSRF_COOKIE)
-        form = await request.form()
-        sent = form.get("csrf")
+        sent: object = request.headers.get("x-csrf-token")
+        if sent is None:  # a form post (scripts send the header instead)
+            sent = (await request.form()).get("csrf")
         if not nonce or not isinstance(sent, str) or not hmac.compare_digest(
             sent, _sign(request, nonce)
         ):

@@ -24,7 +24,9 @@ def _home(user_role: str) -> str:
 
 
 def _safe_next(target: str, role: str) -> str:
-    if target.startswith("/portal/") and not target.startswith("//"):
+    """Only a page of this site and of the user's own area (no open redirect)."""
+    staff_page = target.startswith("/portal/operator")
+    if target.startswith("/portal/") and staff_page == (role != Role.DRIVER):
         return target
     return _home(role)
 

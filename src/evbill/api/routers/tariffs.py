@@ -80,7 +80,7 @@ def _version_out(row: TariffRow) -> TariffVersionOut:
     lines = describe_tariff(parse(loads(row.ocpi_json)))
     return TariffVersionOut(tariff_id=row.tariff_id, version=row.version, currency=row.currency,
                             created_at=row.created_at,
-                            prices=[f"{p.text} {p.condition}".strip() for p in lines])
+                            prices=[p.summary for p in lines])
 
 
 async def _exact(request: Request, field: str) -> Any:
@@ -135,7 +135,7 @@ async def preview_tariff(request: Request, who: Staff, body: PreviewIn) -> Previ
                      amount_incl_vat=_m(line.rounded().incl_vat)) for line in priced.lines]
     return PreviewOut(total_excl_vat=_m(total.excl_vat), total_incl_vat=_m(total.incl_vat),
                       energy_kwh=f"{priced.total_energy:f}", lines=lines,
-                      prices=[f"{p.text} {p.condition}".strip() for p in describe_tariff(tariff)])
+                      prices=[p.summary for p in describe_tariff(tariff)])
 
 
 def _m(value: Any) -> MoneyOut:

@@ -1,5 +1,6 @@
 """api: payment methods and wallet move to the payments service (drop api_payment_methods and
-api_wallet_entries); ad hoc payments keep only the link to the service's hold
+api_wallet_entries); ad hoc payments keep only the link to the service's hold; index id tokens
+by account (a driver's cards)
 
 Revision ID: 0006_api_payments_moved
 Revises: 0005_invoicing
@@ -32,9 +33,11 @@ def upgrade() -> None:
     with op.batch_alter_table("api_adhoc_payments") as batch:
         for column in _ADHOC_MONEY:
             batch.drop_column(column)
+    op.create_index("ix_id_tokens_account", "id_tokens", ["account"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_id_tokens_account", table_name="id_tokens")
     decimal = evbill.store.types.ExactDecimal()
     with op.batch_alter_table("api_adhoc_payments") as batch:
         batch.add_column(sa.Column("provider", sa.String(32), nullable=False,
