@@ -11,7 +11,10 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["serve_api"]
+from evbill.config import Settings
+from evbill.store.database import Database
+
+__all__ = ["serve_api", "serve_portal"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,26 @@ async def serve_api(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> 
     """Run `app` on host:port until `stop` is set, then shut down gracefully."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False, server_header=False)  # fmt: skip
+    try:  # bound here: uvicorn would end the whole process when it cannot bind
+        sock = config.bind_socket()
+    except SystemExit:
+        log.error("api.not_serving host=%s port=%d reason=cannot listen (port in use?)", host,
+                  port)
+        return
     server = _Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     log.info("api.listening url=http://%s:%d", host, port)
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    await task
     stopped.cancel()
+    await task
+
+
+async def serve_portal(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """The API and portal on `settings.api_host:api_port`, sharing the gateway's database
+    (what `evbill serve` runs beside the OCPP gateway)."""
+    from evbill.api.app import create_app
+
+    app = create_app(settings, db=db)
+    await serve_api(app, settings.api_host, settings.api_port, stop)

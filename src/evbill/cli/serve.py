@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from evbill.api.server import serve_portal
 from evbill.cli.app import app, console
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
@@ -28,7 +29,8 @@ async def _serve(settings: Settings, service: SessionService, db: Database) -> N
     def started(gateway: Gateway) -> None:
         console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
 
-    await run_gateway(settings, service, db=db, stop=stop, on_started=started)
+    await asyncio.gather(run_gateway(settings, service, db=db, stop=stop, on_started=started),
+                         serve_portal(settings, db, stop))
 
 
 @app.command()
