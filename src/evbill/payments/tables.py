@@ -200,3 +200,62 @@ class PaymentAuditRow(Base):
     reference: Mapped[str] = mapped_column(String(200), index=True)
     actor: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PaymentTokenBindingRow(Base):
+    """How a driver's id token pays: an ad hoc card hold, a prepaid wallet or an account."""
+
+    __tablename__ = "payment_token_bindings"
+    __table_args__ = (
+        CheckConstraint("mode IN ('adhoc', 'wallet', 'postpaid')", name="mode"),
+    )
+
+    id_token: Mapped[str] = mapped_column(String(255), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(128))
+    payment_method_token: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class SessionPaymentRow(Base):
+    """One charging session's payment: its hold (ad hoc), what was charged and at which CDR
+    revision, so a re-rating is corrected by an adjustment and never charged twice."""
+
+    __tablename__ = "session_payments"
+    __table_args__ = (Index("ix_session_payments_open", "station_id", "id_token", "status"),)
+
+    reference: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    station_id: Mapped[str] = mapped_column(String(64))
+    id_token: Mapped[str] = mapped_column(String(255))
+    account: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # holding | claimed | charged | released
+    charge_reference: Mapped[str | None] = mapped_column(String(200))
+    charged_net: Mapped[Decimal | None]
+    charged_gross: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    cdr_revision: Mapped[int | None]
+    adjustments: Mapped[int] = mapped_column(Integer, default=0)
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StationSettlementRow(Base):
+    """A payment taken by a station's own terminal (OCPP 2.1 NotifySettlement)."""
+
+    __tablename__ = "payment_station_settlements"
+
+    psp_ref: Mapped[str] = mapped_column(String(255), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    receipt_id: Mapped[str | None] = mapped_column(String(50))
+    settled_at: Mapped[datetime]
+    reconciled: Mapped[str] = mapped_column(String(200))
+    ledger_transaction: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
