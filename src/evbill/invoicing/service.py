@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 #: Receipt payment note and UNTDID 4461 means per payment method.
 _PAID_BY = {"card": ("Paid by card", "48"), "wallet": ("Paid from the prepaid wallet", "ZZZ")}
 
-ProofLookup = Callable[[str], dict[str, Any] | None]
+#: (session reference, ledger transaction id or None) → the receipt's ledger proof, or an
+#: anchor with `"status": "pending"` while the transaction's day has no Merkle root yet.
+ProofLookup = Callable[[str, str | None], dict[str, Any] | None]
 
 
 class DocumentNotFound(DocumentError):
@@ -119,8 +121,8 @@ class InvoicingService:
             if charge.method not in _PAID_BY:
                 raise DocumentError(f"reference: session {reference} is {charge.method}; "
                                     "postpaid sessions go on the monthly invoice")
-            if proof is None and self._proofs and charge.ledger_transaction:
-                proof = self._proofs(charge.ledger_transaction)
+            if proof is None and self._proofs:
+                proof = self._proofs(reference, charge.ledger_transaction)
             note, means = _PAID_BY[charge.method]
             session = charged_session(s, reference, country=self.settings.issuer_country)
             doc = compose_receipt(self._issue(s, charge.account, now), session,
@@ -179,15 +181,27 @@ class InvoicingService:
             return load_document(s, _by_number(s, number))
 
     def pdf(self, number: str) -> bytes:
-        """The document's PDF/A-3 (Factur-X): the stored one, else rendered now and stored."""
+        """The document's PDF/A-3 (Factur-X): the stored one, else rendered now and stored.
+        A receipt whose ledger day is still open is rendered with its anchor and not stored:
+        the stored copy waits for the closed day's inclusion proof."""
         with self.db.read_sessions() as s:
             row = _by_number(s, number)
             if row.pdf is not None:
                 return row.pdf
             doc = load_document(s, row)
+        doc = self.with_final_proof(doc)
         data = render_pdf(doc, xml=to_cii(doc))
-        self.store_pdf(doc.number, data)
+        if not _pending(doc.proof):
+            self.store_pdf(doc.number, data)
         return data
+
+    def with_final_proof(self, doc: Document) -> Document:
+        """The document with its ledger anchor replaced by the proof, once its day closed."""
+        if not _pending(doc.proof) or self._proofs is None or not doc.sessions:
+            return doc
+        assert doc.proof is not None
+        proof = self._proofs(doc.sessions[0].reference, doc.proof.get("transaction_id"))
+        return doc if proof is None else replace(doc, proof=proof)
 
     def store_pdf(self, number: str, data: bytes) -> None:
         """Attach the rendered PDF (the only column ever written after issue, once)."""
@@ -196,6 +210,10 @@ class InvoicingService:
                 DocumentRow.number == number, DocumentRow.operator_id == self.settings.operator_id,
                 DocumentRow.pdf.is_(None)).values(pdf=data))
             s.commit()
+
+
+def _pending(proof: dict[str, Any] | None) -> bool:
+    return proof is not None and proof.get("status") == "pending"
 
 
 def _from(doc: Document, first: date) -> Document:

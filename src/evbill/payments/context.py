@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from evbill.ledger.journal import Transaction
 from evbill.ledger.postings import Meta
 from evbill.ledger.service import LedgerService
+from evbill.payments.events import PaymentListener
 from evbill.payments.model import HoldNotFound, PaymentSettings
 from evbill.payments.provider import PaymentProvider
 from evbill.payments.tables import PaymentAuditRow, PaymentAuthorizationRow
@@ -40,6 +41,7 @@ class PaymentContext:
     clock: Callable[[], datetime]
     settings: PaymentSettings = field(default_factory=PaymentSettings)
     ids: Callable[[str], str] = new_id
+    listeners: Sequence[PaymentListener] = ()
 
     def session(self) -> Session:
         """A write session. Never call the provider or the ledger while one is open: on

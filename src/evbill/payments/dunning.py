@@ -16,6 +16,7 @@ from sqlalchemy import select
 from evbill.ledger import postings
 from evbill.money import Money
 from evbill.payments.context import PaymentContext, log
+from evbill.payments.events import notify_paid
 from evbill.payments.model import PaymentStateError, SessionCharge, split_refund
 from evbill.payments.provider import AuthorizationExpired, Capture, ProviderError
 from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentDunningRow
@@ -145,3 +146,4 @@ class Dunning:
             for action, reference, actor, detail in audit:
                 self.ctx.audit(s, action, reference, actor, **detail)
             s.commit()
+        notify_paid(self.ctx.listeners, row.reference)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from evbill.ledger import accounts, postings
 from evbill.money import Money
 from evbill.payments.context import PaymentContext
+from evbill.payments.events import notify_refunded
 from evbill.payments.model import ChargeNotFound, split_refund, vat_from_json
 from evbill.payments.provider import RefundExceedsCaptured
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
@@ -77,6 +78,7 @@ class Refunds:
             self.ctx.audit(s, "refund", reference, actor, amount=amount, reason=reason,
                            method=charge.method)
             s.commit()
+        notify_refunded(self.ctx.listeners, row.id, reference)
         return _result(row, charge)
 
     def _give_back(self, charge: PaymentChargeRow, amount: Money, key: str) -> tuple[

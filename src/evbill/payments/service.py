@@ -8,7 +8,7 @@ session reference, so each step can be repeated safely after any failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from evbill.money import Money
 from evbill.payments.cards import CardPayments
 from evbill.payments.context import PaymentContext, log, new_id
 from evbill.payments.dunning import Dunning, DunningItem
+from evbill.payments.events import PaymentListener
 from evbill.payments.model import (
     HoldResult,
     PaymentSettings,
@@ -63,9 +64,10 @@ class PaymentService:
         settings: PaymentSettings | None = None,
         clock: Callable[[], datetime] = _utc_now,
         ids: Callable[[str], str] = new_id,
+        listeners: Sequence[PaymentListener] = (),
     ) -> None:
         self.ctx = PaymentContext(db, provider, ledger, clock, settings or PaymentSettings(),
-                                  ids)
+                                  ids, listeners)
         self.dunning = Dunning(self.ctx)
         self.cards = CardPayments(self.ctx, self.dunning)
         self.wallets = WalletPayments(self.ctx)

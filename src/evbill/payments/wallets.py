@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from evbill.ledger import postings
 from evbill.money import Money
 from evbill.payments.context import PaymentContext, log
+from evbill.payments.events import notify_paid
 from evbill.payments.model import (
     PaymentStateError,
     SessionCharge,
@@ -96,6 +97,7 @@ class WalletPayments:
                                  "spend", reference=charge.reference)
             s.add(self._charge_row(account, charge, "wallet", "paid"))
             s.commit()
+        notify_paid(self.ctx.listeners, charge.reference)
         return balance
 
     def post_to_account(self, customer: str, charge: SessionCharge) -> None:
