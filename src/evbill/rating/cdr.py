@@ -20,10 +20,6 @@ __all__ = ["rate_cdr"]
 ZERO: Final = Decimal(0)
 _HOUR: Final = Decimal(3600)
 _THOUSAND: Final = Decimal(1000)
-_KNOWN: Final = frozenset({
-    "ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME", "MIN_POWER", "MAX_POWER", "POWER",
-    "MIN_CURRENT", "MAX_CURRENT", "CURRENT", "ENERGY_EXPORT", "ENERGY_IMPORT", "STATE_OF_CHARGE",
-})
 
 
 def _dt(value: object, path: str) -> datetime:
@@ -63,16 +59,21 @@ def rate_cdr(tariff: Tariff, tz: str, cdr: Mapping[str, Any]) -> PricedCdr:
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
         raise RatingError("charging_periods: at least one charging period is required")
     segs, dimensions = _segments(raw, end, zone if ct.needs_local_cuts else None)
-    session_start = next((s.start for s in segs if not s.reservation), None)
-    expired = session_start is None
-    check_validity(tariff, start if session_start is None else session_start)
+    session_start = None
     energy = charging = parking = ZERO
     for seg in segs:
         if not seg.reservation:
-            seg.elapsed_s = _elapsed(seg.start, session_start)  # type: ignore[arg-type]
+            if session_start is None:
+                session_start = seg.start
             energy += seg.energy_wh
             charging += seg.charging_s
             parking += seg.parking_s
+    expired = session_start is None
+    check_validity(tariff, start if session_start is None else session_start)
+    if ct.needs_elapsed and session_start is not None:  # only duration restrictions look
+        for seg in segs:
+            if not seg.reservation:
+                seg.elapsed_s = _elapsed(seg.start, session_start)
     lines = price_lines(ct, segs, select(ct, segs, expired))
     tid = tariff.id
     return PricedCdr(
@@ -104,10 +105,17 @@ def _segments(raw: Sequence[Any], end: datetime,
     dimensions: list[_Dims] = []
     energy_before = ZERO
     previous: datetime | None = None
+    fromiso = datetime.fromisoformat
     for i, period in enumerate(raw):
         if type(period) is not dict and not isinstance(period, Mapping):
             raise RatingError(f"charging_periods[{i}]: expected an object")
-        start = _dt(period.get("start_date_time"), f"charging_periods[{i}].start_date_time")
+        text: Any = period.get("start_date_time")
+        try:
+            start = fromiso(text)
+        except (TypeError, ValueError):
+            start = _dt(text, f"charging_periods[{i}].start_date_time")
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
         if previous is not None and start < previous:
             raise RatingError(f"charging_periods[{i}].start_date_time: periods are not in "
                               "chronological order")
@@ -115,54 +123,54 @@ def _segments(raw: Sequence[Any], end: datetime,
             raise RatingError(f"charging_periods[{i}].start_date_time: after the session's "
                               "end_date_time")
         previous = start
-        seg, dims = _segment(period, i, start, zone, energy_before)
-        seg.source_index = i
+        values, dims = _volumes(period.get("dimensions"), i)
+        seg = _segment(values, i, start, zone, energy_before)
         energy_before += seg.energy_wh
         segs.append(seg)
         dimensions.append(dims)
     return segs, dimensions
 
 
-def _segment(period: Mapping[str, Any], i: int, start: datetime, zone: ZoneInfo | None,
-             energy_before: Decimal) -> tuple[Segment, _Dims]:
-    dims = period.get("dimensions")
+# Where each CdrDimensionType's volume goes while a period is read (None: kept, not priced).
+_SLOTS: Final = {
+    "ENERGY": 0, "TIME": 1, "PARKING_TIME": 2, "RESERVATION_TIME": 3, "MIN_POWER": 4,
+    "POWER": 5, "MAX_POWER": 6, "MIN_CURRENT": 7, "CURRENT": 8, "MAX_CURRENT": 9,
+    "ENERGY_EXPORT": 10, "ENERGY_IMPORT": 10, "STATE_OF_CHARGE": 10,
+}  # fmt: skip
+_Values = list[Decimal | None]
+
+
+def _volumes(dims: object, i: int) -> tuple[_Values, _Dims]:
+    """The period's volumes by slot (a repeated type: the last one counts) and its dimensions."""
     if not isinstance(dims, Sequence) or isinstance(dims, str) or not dims:
         raise RatingError(f"charging_periods[{i}].dimensions: at least one dimension is required")
-    energy = charging = parking = reserved = ZERO
-    p_low = p_mid = p_high = c_low = c_mid = c_high = None
-    pairs = []
+    values: _Values = [None] * 11
+    pairs: list[tuple[str, Decimal]] = []
+    slots = _SLOTS
     for j, dim in enumerate(dims):
-        kind = dim.get("type") if type(dim) is dict or isinstance(dim, Mapping) else None
-        value = dim.get("volume") if kind is not None else None
+        kind: Any
+        if type(dim) is dict or isinstance(dim, Mapping):
+            kind, value = dim.get("type"), dim.get("volume")
+        else:
+            kind = value = None
+        slot = slots.get(kind) if type(kind) is str else None
+        if slot is None:
+            raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is "
+                              "not a CdrDimensionType")
         if type(value) is not Decimal or not value.is_finite():
-            if kind not in _KNOWN:
-                raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is "
-                                  "not a CdrDimensionType")
             value = _num(value, f"charging_periods[{i}].dimensions[{j}].volume")
-        if kind == "ENERGY":
-            energy = value * _THOUSAND
-        elif kind == "TIME":
-            charging = value * _HOUR
-        elif kind == "PARKING_TIME":
-            parking = value * _HOUR
-        elif kind == "MAX_POWER":
-            p_high = value
-        elif kind == "MIN_POWER":
-            p_low = value
-        elif kind == "MAX_CURRENT":
-            c_high = value
-        elif kind == "MIN_CURRENT":
-            c_low = value
-        elif kind == "RESERVATION_TIME":
-            reserved = value * _HOUR
-        elif kind == "POWER":
-            p_mid = value
-        elif kind == "CURRENT":
-            c_mid = value
-        elif kind not in _KNOWN:
-            raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is not "
-                              "a CdrDimensionType")
+        values[slot] = value
         pairs.append((kind, value))
+    return values, tuple(pairs)
+
+
+def _segment(values: _Values, i: int, start: datetime, zone: ZoneInfo | None,
+             energy_before: Decimal) -> Segment:
+    e, t, pk, r, p_low, p_mid, p_high, c_low, c_mid, c_high, _ = values
+    energy = ZERO if e is None else e * _THOUSAND
+    charging = ZERO if t is None else t * _HOUR
+    parking = ZERO if pk is None else pk * _HOUR
+    reserved = ZERO if r is None else r * _HOUR
     if energy < 0 or charging < 0 or parking < 0 or reserved < 0:
         raise RatingError(f"charging_periods[{i}].dimensions: negative energy or time is not "
                           "supported")
@@ -174,21 +182,22 @@ def _segment(period: Mapping[str, Any], i: int, start: datetime, zone: ZoneInfo 
     if not energy and not charging:  # parked: no power flows unless the partner says so
         power = power if power[0] is not None else _IDLE
         current = current if current[0] is not None else _IDLE
-    seg = Segment(start, _NO_LOCAL if zone is None else local_fields(start, zone), 0,
-                  energy_before, energy_wh=energy, charging_s=charging, parking_s=parking,
-                  reservation_s=reserved, reservation=bool(reserved), power=power,
-                  current=current)
-    return seg, tuple(pairs)
+    return Segment(start, _NO_LOCAL if zone is None else local_fields(start, zone), 0,
+                   energy_before, energy, charging, parking, reserved, bool(reserved), power,
+                   current, i)
 
 
 _IDLE: Final = (ZERO, ZERO)
+_UNKNOWN: Final = (None, None)
 _NO_LOCAL: Final = (0, 0, 0)  # the tariff has no time, date or weekday restriction
 
 
 def _band(low: Decimal | None, mid: Decimal | None,
           high: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
     """(minimum, maximum) from MIN_*/*/MAX_* dimensions; any one of them stands for missing ones."""
+    if low is not None and high is not None:
+        return (low, high)
     if low is None and mid is None and high is None:
-        return (None, None)
+        return _UNKNOWN
     one = mid if mid is not None else (low if low is not None else high)
     return (low if low is not None else one, high if high is not None else one)

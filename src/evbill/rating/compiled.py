@@ -6,14 +6,13 @@ sessions against the same `Tariff` object compiles it once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from evbill.rating.segments import Segment
-from evbill.rating.types import RatingError
+from evbill.rating.types import LineKind, PricedLine, RatingError
 from evbill.tariffs.model import (
     PriceComponent,
     ReservationRestrictionType,
@@ -46,9 +45,10 @@ class CompiledElement:
     """One TariffElement's restrictions as numbers; `matches` tests a segment's start state."""
 
     __slots__ = (
-        "day_mask", "end_day", "end_s", "index", "max_current", "max_duration", "max_power",
-        "max_wh", "min_current", "min_duration", "min_power", "min_wh", "reservation",
-        "start_day", "start_s", "unrestricted",
+        "dated", "day_mask", "electrical", "end_day", "end_s", "energy_limited", "index",
+        "max_current", "max_duration", "max_power", "max_wh", "min_current", "min_duration",
+        "min_power", "min_wh", "reservation", "start_day", "start_s", "timed", "timed_elapsed",
+        "unrestricted",
     )  # fmt: skip
 
     def __init__(self, index: int, r: TariffRestrictions | None) -> None:
@@ -67,44 +67,56 @@ class CompiledElement:
         self.min_duration, self.max_duration = r.min_duration, r.max_duration
         self.day_mask = sum(1 << d.iso_index for d in r.day_of_week) if r.day_of_week else 0
         self.reservation = r.reservation
-        self.unrestricted = r.reservation is None and not any(
-            v is not None for v in (self.start_s, self.end_s, self.start_day, self.end_day,
-                                    self.min_wh, self.max_wh, self.min_current, self.max_current,
-                                    self.min_power, self.max_power, self.min_duration,
-                                    self.max_duration)) and not self.day_mask
+        # which families of tests apply: matches() skips the others
+        self.timed = self.start_s is not None or self.end_s is not None
+        self.dated = self.start_day is not None or self.end_day is not None or bool(self.day_mask)
+        self.energy_limited = self.min_wh is not None or self.max_wh is not None
+        self.timed_elapsed = self.min_duration is not None or self.max_duration is not None
+        self.electrical = any(v is not None for v in (self.min_current, self.max_current,
+                                                      self.min_power, self.max_power))
+        self.unrestricted = r.reservation is None and not (
+            self.timed or self.dated or self.energy_limited or self.timed_elapsed
+            or self.electrical)
 
     def matches(self, seg: Segment) -> bool:
         if self.unrestricted:
             return not seg.reservation
         if (self.reservation is not None) != seg.reservation:
             return False
-        s, e, t = self.start_s, self.end_s, seg.second_of_day
-        if s is not None:
-            if e is None:
-                if t < s:
-                    return False
-            elif s < e:
-                if not s <= t < e:
-                    return False
-            elif e <= t < s:  # window crosses midnight
-                return False
-        elif e is not None and t >= e:
+        if self.timed and not self._in_window(seg.second_of_day):
             return False
+        if self.dated and not self._on_date(seg):
+            return False
+        if self.energy_limited:
+            wh = seg.energy_before_wh
+            if self.min_wh is not None and wh < self.min_wh:
+                return False
+            if self.max_wh is not None and wh >= self.max_wh:
+                return False
+        if self.timed_elapsed:
+            elapsed = seg.elapsed_s
+            if self.min_duration is not None and elapsed < self.min_duration:
+                return False
+            if self.max_duration is not None and elapsed >= self.max_duration:
+                return False
+        return not self.electrical or self._electrical(seg)
+
+    def _in_window(self, t: int) -> bool:
+        s, e = self.start_s, self.end_s
+        if s is None:
+            return e is None or t < e
+        if e is None:
+            return t >= s
+        if s < e:
+            return s <= t < e
+        return not e <= t < s  # window crosses midnight
+
+    def _on_date(self, seg: Segment) -> bool:
         if self.start_day is not None and seg.day < self.start_day:
             return False
         if self.end_day is not None and seg.day >= self.end_day:
             return False
-        if self.day_mask and not self.day_mask >> seg.weekday & 1:
-            return False
-        if self.min_wh is not None and seg.energy_before_wh < self.min_wh:
-            return False
-        if self.max_wh is not None and seg.energy_before_wh >= self.max_wh:
-            return False
-        if self.min_duration is not None and seg.elapsed_s < self.min_duration:
-            return False
-        if self.max_duration is not None and seg.elapsed_s >= self.max_duration:
-            return False
-        return self._electrical(seg)
+        return not self.day_mask or bool(self.day_mask >> seg.weekday & 1)
 
     def _electrical(self, seg: Segment) -> bool:
         # The whole segment must lie inside the band: min_* against the segment's minimum,
@@ -120,37 +132,107 @@ class CompiledElement:
         return self.max_current is None or (high is not None and high < self.max_current)
 
 
-@dataclass(frozen=True, slots=True)
 class Candidate:
-    """A price component that may price a dimension, with its element and position."""
+    """A price component that may price a dimension, with its element and position.
 
-    element: CompiledElement
-    component_index: int
-    component: PriceComponent
+    Compared by identity: a compiled tariff holds exactly one candidate per component. The
+    line kind, unit and the FLAT line (shared: lines are immutable) are fixed at compile time.
+    """
+
+    __slots__ = ("component", "component_index", "element", "flat_line", "kind", "unit")
+
+    def __init__(self, element: CompiledElement, component_index: int,
+                 component: PriceComponent, currency: str) -> None:
+        self.element, self.component_index, self.component = element, component_index, component
+        reserved = element.reservation is not None
+        self.kind = _KINDS[component.type, reserved]
+        self.unit = _THOUSAND if component.type is TariffDimensionType.ENERGY else _HOUR
+        price, vat = component.price, component.vat
+        self.flat_line = PricedLine(
+            self.kind, _ONE, _ONE, price, vat, price,
+            price if vat is None else price + price * vat / _HUNDRED, currency, element.index,
+            None) if component.type is TariffDimensionType.FLAT else None
 
     @property
     def key(self) -> tuple[int, int]:
         return (self.element.index, self.component_index)
 
 
-class CompiledTariff:
-    """Candidates per dimension in tariff order, plus the thresholds where answers can change."""
+_D = TariffDimensionType
+_KINDS: Final = {
+    (_D.ENERGY, False): LineKind.ENERGY, (_D.TIME, False): LineKind.TIME,
+    (_D.PARKING_TIME, False): LineKind.PARKING_TIME, (_D.FLAT, False): LineKind.FLAT,
+    (_D.ENERGY, True): LineKind.ENERGY, (_D.TIME, True): LineKind.RESERVATION_TIME,
+    (_D.PARKING_TIME, True): LineKind.PARKING_TIME, (_D.FLAT, True): LineKind.RESERVATION_FLAT,
+}  # fmt: skip
+_ONE: Final = Decimal(1)
+_HUNDRED: Final = Decimal(100)
+_HOUR: Final = Decimal(3600)
 
-    __slots__ = ("by_dimension", "day_boundaries", "duration_cuts", "energy_cuts_wh",
-                 "needs_local_cuts", "tariff")
+
+def _charging(cands: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+    """Candidates that can price a non-reservation segment, up to the first unrestricted one."""
+    out = []
+    for cand in cands:
+        if cand.element.reservation is None:
+            out.append(cand)
+            if cand.element.unrestricted:
+                break
+    return tuple(out)
+
+
+def _reserving(cands: tuple[Candidate, ...], expired: bool) -> tuple[Candidate, ...]:
+    """Candidates for a reservation segment in preference order (RESERVATION_ORDER)."""
+    return tuple(cand for wanted in RESERVATION_ORDER[expired] for cand in cands
+                 if cand.element.reservation is wanted)
+
+
+class CompiledTariff:
+    """Candidates per dimension in tariff order, plus the thresholds where answers can change.
+
+    `energy`, `time`, `parking` and `flat` hold the candidates a charging segment can get, in
+    tariff order and cut after the first unrestricted one (nothing after it can be chosen);
+    `reservation_time[expired]` / `reservation_flat[expired]` those of a reservation segment in
+    preference order.
+    """
+
+    __slots__ = (
+        "bounded",
+        "by_dimension",
+        "day_boundaries",
+        "duration_cuts",
+        "energy",
+        "energy_cuts_wh",
+        "flat",
+        "needs_elapsed",
+        "needs_local_cuts",
+        "parking",
+        "reservation_flat",
+        "reservation_time",
+        "tariff",
+        "time",
+    )
 
     def __init__(self, tariff: Tariff) -> None:
         self.tariff = tariff
         elements = [CompiledElement(i, e.restrictions) for i, e in enumerate(tariff.elements)]
         self.by_dimension: dict[TariffDimensionType, tuple[Candidate, ...]] = {
             dim: tuple(
-                Candidate(elements[i], j, c)
+                Candidate(elements[i], j, c, tariff.currency)
                 for i, element in enumerate(tariff.elements)
                 for j, c in enumerate(element.price_components)
                 if c.type is dim
             )
             for dim in TariffDimensionType
         }
+        by = self.by_dimension
+        self.energy = _charging(by[_D.ENERGY])
+        self.time = _charging(by[_D.TIME])
+        self.parking = _charging(by[_D.PARKING_TIME])
+        self.flat = _charging(by[_D.FLAT])
+        self.reservation_time = {e: _reserving(by[_D.TIME], e) for e in (False, True)}
+        self.reservation_flat = {e: _reserving(by[_D.FLAT], e) for e in (False, True)}
+        self.bounded = tariff.min_price is not None or tariff.max_price is not None
         boundaries: set[int] = set()
         energy: set[Decimal] = set()
         durations: set[int] = set()
@@ -164,6 +246,7 @@ class CompiledTariff:
         self.needs_local_cuts = bool(boundaries)
         self.energy_cuts_wh = tuple(sorted(energy))
         self.duration_cuts = tuple(sorted(durations))
+        self.needs_elapsed = bool(durations)
 
 
 def compile_tariff(tariff: Tariff) -> CompiledTariff:

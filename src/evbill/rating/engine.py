@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Final, NamedTuple
 
-from evbill.rating.compiled import RESERVATION_ORDER, Candidate, CompiledTariff
+from evbill.rating.compiled import Candidate, CompiledTariff
 from evbill.rating.segments import Segment
 from evbill.rating.types import LineKind, PricedLine
 from evbill.tariffs.model import TariffDimensionType, TariffPrice
@@ -38,35 +38,27 @@ class Choice(NamedTuple):
 
 def _first(cands: tuple[Candidate, ...], seg: Segment) -> Candidate | None:
     for cand in cands:
-        if cand.element.matches(seg):
+        element = cand.element
+        if element.unrestricted or element.matches(seg):
             return cand
-    return None
-
-
-def _first_reservation(cands: tuple[Candidate, ...], seg: Segment,
-                       expired: bool) -> Candidate | None:
-    for wanted in RESERVATION_ORDER[expired]:
-        for cand in cands:
-            if cand.element.reservation is wanted and cand.element.matches(seg):
-                return cand
     return None
 
 
 def select(ct: CompiledTariff, segs: Sequence[Segment], expired: bool) -> list[Choice]:
     """For each segment and dimension, the first matching element's component (tariff order)."""
-    by = ct.by_dimension
-    energy_c, time_c, parking_c = by[_D.ENERGY], by[_D.TIME], by[_D.PARKING_TIME]
-    flat_c = by[_D.FLAT]
+    energy_c, time_c, parking_c, flat_c = ct.energy, ct.time, ct.parking, ct.flat
+    res_time_c, res_flat_c = ct.reservation_time[expired], ct.reservation_flat[expired]
     out: list[Choice] = []
     for seg in segs:
         if seg.reservation:
-            time = _first_reservation(time_c, seg, expired) if seg.reservation_s else None
-            out.append(Choice(None, None, None, time, _first_reservation(flat_c, seg, expired)))
+            time = _first(res_time_c, seg) if seg.reservation_s and res_time_c else None
+            out.append(Choice(None, None, None, time,
+                              _first(res_flat_c, seg) if res_flat_c else None))
             continue
         out.append(Choice(
-            _first(energy_c, seg) if seg.energy_wh else None,
-            _first(time_c, seg) if seg.charging_s else None,
-            _first(parking_c, seg) if seg.parking_s else None,
+            _first(energy_c, seg) if energy_c and seg.energy_wh else None,
+            _first(time_c, seg) if time_c and seg.charging_s else None,
+            _first(parking_c, seg) if parking_c and seg.parking_s else None,
             None,
             _first(flat_c, seg) if flat_c else None,
         ))
@@ -105,101 +97,91 @@ def _upper(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return None if a is None or b is None else max(a, b)
 
 
-class _Acc:
-    __slots__ = ("cand", "kind", "measured")
-
-    def __init__(self, kind: LineKind, cand: Candidate) -> None:
-        self.kind, self.cand, self.measured = kind, cand, ZERO
-
-
 def price_lines(ct: CompiledTariff, segs: Sequence[Segment],
                 choices: Sequence[Choice]) -> list[PricedLine]:
     """Accumulate volumes per component, apply step_size once per family, VAT, min/max price."""
-    accs: dict[tuple[LineKind, int, int], _Acc] = {}
-    last: dict[LineKind, _Acc] = {}
+    # A candidate always prices the same kind of line (compiled.Candidate.kind), so the
+    # measured volume is kept per candidate, in order of first use.
+    measured: dict[Candidate, Decimal] = {}
+    last_energy = last_time = last_parking = last_reserved = None
     flat: Candidate | None = None
     res_flat: Candidate | None = None
-
-    def add(kind: LineKind, cand: Candidate, volume: Decimal) -> None:
-        key = (kind, cand.element.index, cand.component_index)
-        acc = accs.get(key)
-        if acc is None:
-            acc = accs[key] = _Acc(kind, cand)
-        acc.measured += volume
-        last[kind] = acc
-
     for seg, ch in zip(segs, choices, strict=True):
-        if ch.energy is not None:
-            add(LineKind.ENERGY, ch.energy, seg.energy_wh)
-        if ch.time is not None:
-            add(LineKind.TIME, ch.time, seg.charging_s)
-        if ch.parking is not None:
-            add(LineKind.PARKING_TIME, ch.parking, seg.parking_s)
-        if ch.reservation_time is not None:
-            add(LineKind.RESERVATION_TIME, ch.reservation_time, seg.reservation_s)
-        if ch.flat is not None:
+        energy, time, parking, reserved, fee = ch
+        if energy is not None:
+            measured[energy] = measured.get(energy, ZERO) + seg.energy_wh
+            last_energy = energy
+        if time is not None:
+            measured[time] = measured.get(time, ZERO) + seg.charging_s
+            last_time = time
+        if parking is not None:
+            measured[parking] = measured.get(parking, ZERO) + seg.parking_s
+            last_parking = parking
+        if reserved is not None:
+            measured[reserved] = measured.get(reserved, ZERO) + seg.reservation_s
+            last_reserved = reserved
+        if fee is not None:
             if seg.reservation:
-                res_flat = res_flat or ch.flat
+                res_flat = res_flat or fee
             else:
-                flat = flat or ch.flat
-
-    extra = _step_extras(accs, last) if accs else {}
-    currency = ct.tariff.currency
-    lines = [] if flat is None else [_flat_line(LineKind.FLAT, flat, currency)]
-    if res_flat is not None:
-        lines.append(_flat_line(LineKind.RESERVATION_FLAT, res_flat, currency))
-    volume = [_volume_line(acc, extra.get(id(acc), ZERO), currency) for acc in accs.values()]
-    if len({line.kind for line in volume}) > 1:
-        volume.sort(key=_kind_order)  # stable: first use order within a kind
-    lines += volume
-    tariff = ct.tariff
-    if tariff.min_price is None and tariff.max_price is None:
+                flat = flat or fee
+    lines: list[PricedLine] = []
+    for fee in (flat, res_flat):
+        if fee is not None and fee.flat_line is not None:
+            lines.append(fee.flat_line)
+    if measured:
+        # mod_cdrs §step_size: once for ENERGY, once for TIME+PARKING_TIME (parking if used)
+        extra: dict[Candidate, Decimal] = {}
+        for tail in (last_energy, last_reserved,
+                     last_parking if last_parking is not None else last_time):
+            if tail is not None:
+                _step_extra(tail, measured, extra)
+        currency = ct.tariff.currency
+        volume = [_volume_line(cand, amount, extra.get(cand), currency)
+                  for cand, amount in measured.items()]
+        if len(volume) > 1 and len({line.kind for line in volume}) > 1:
+            volume.sort(key=_kind_order)  # stable: first use order within a kind
+        lines += volume
+    if not ct.bounded:
         return lines
-    return lines + _bounds(lines, tariff.min_price, tariff.max_price, currency)
+    tariff = ct.tariff
+    return lines + _bounds(lines, tariff.min_price, tariff.max_price, tariff.currency)
 
 
 def _kind_order(line: PricedLine) -> int:
     return _ORDER[line.kind]
 
 
-def _step_extras(accs: dict[tuple[LineKind, int, int], _Acc],
-                 last: dict[LineKind, _Acc]) -> dict[int, Decimal]:
-    """mod_cdrs §step_size: once for ENERGY, once for TIME+PARKING_TIME (parking if used)."""
-    families = [LineKind.ENERGY, LineKind.RESERVATION_TIME]
-    families.append(LineKind.PARKING_TIME if LineKind.PARKING_TIME in last else LineKind.TIME)
-    extra: dict[int, Decimal] = {}
-    for kind in families:
-        tail = last.get(kind)
-        if tail is None:
-            continue
-        step = tail.cand.component.step_size
-        total = sum((a.measured for a in accs.values() if a.kind is kind), ZERO)
-        if step <= 0 or total <= 0:
-            continue
-        clean = total.quantize(_DUST, ROUND_HALF_EVEN)
-        billed = (clean / step).to_integral_value(ROUND_CEILING) * step
-        if billed > total:
-            extra[id(tail)] = billed - total
-    return extra
+def _step_extra(tail: Candidate, measured: dict[Candidate, Decimal],
+                extra: dict[Candidate, Decimal]) -> None:
+    """The quantity the family of `tail` (its line kind) bills above its session total."""
+    step = tail.component.step_size
+    if step <= 0:
+        return
+    kind = tail.kind
+    total = ZERO
+    for cand, amount in measured.items():
+        if cand.kind is kind:
+            total += amount
+    if total <= 0:
+        return
+    clean = total.quantize(_DUST, ROUND_HALF_EVEN)
+    billed = (clean / step).to_integral_value(ROUND_CEILING) * step
+    if billed > total:
+        extra[tail] = billed - total
 
 
 def _vat(amount: Decimal, vat: Decimal | None) -> Decimal:
     return amount if vat is None else amount + amount * vat / _HUNDRED
 
 
-def _flat_line(kind: LineKind, cand: Candidate, currency: str) -> PricedLine:
-    c = cand.component
-    return PricedLine(kind, Decimal(1), Decimal(1), c.price, c.vat, c.price, _vat(c.price, c.vat),
-                      currency, cand.element.index, None)
-
-
-def _volume_line(acc: _Acc, extra: Decimal, currency: str) -> PricedLine:
-    c = acc.cand.component
-    unit = _THOUSAND if acc.kind is LineKind.ENERGY else _HOUR
-    billed = acc.measured + extra
+def _volume_line(cand: Candidate, measured: Decimal, extra: Decimal | None,
+                 currency: str) -> PricedLine:
+    c, unit = cand.component, cand.unit
+    billed = measured + (ZERO if extra is None else extra)
     amount = billed * c.price / unit
-    return PricedLine(acc.kind, billed / unit, acc.measured / unit, c.price, c.vat, amount,
-                      _vat(amount, c.vat), currency, acc.cand.element.index, c.step_size)
+    return PricedLine(cand.kind, billed / unit, measured / unit, c.price, c.vat, amount,
+                      _vat(amount, c.vat), currency, cand.element.index, c.step_size)
 
 
 def _bounds(lines: list[PricedLine], low: TariffPrice | None, high: TariffPrice | None,

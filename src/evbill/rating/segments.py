@@ -44,20 +44,19 @@ class Segment:
         "weekday",
     )
 
-    def __init__(
+    def __init__(  # positional: a CDR period or a timeline cut builds one, on the hot path
         self,
         start: datetime,
         local: tuple[int, int, int],
         elapsed_s: Decimal | int,
         energy_before_wh: Decimal,
-        *,
-        energy_wh: Decimal = ZERO,
-        charging_s: Decimal = ZERO,
-        parking_s: Decimal = ZERO,
-        reservation_s: Decimal = ZERO,
-        reservation: bool = False,
-        power: tuple[Decimal | None, Decimal | None] = (None, None),
-        current: tuple[Decimal | None, Decimal | None] = (None, None),
+        energy_wh: Decimal,
+        charging_s: Decimal,
+        parking_s: Decimal,
+        reservation_s: Decimal,
+        reservation: bool,
+        power: tuple[Decimal | None, Decimal | None],
+        current: tuple[Decimal | None, Decimal | None],
         source_index: int = -1,
     ) -> None:
         self.start = start

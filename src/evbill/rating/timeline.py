@@ -29,6 +29,7 @@ _MICRO: Final = Decimal(1_000_000)
 _HOUR: Final = Decimal(3600)
 _THOUSAND: Final = Decimal(1000)
 _KW_PER_WH_S: Final = Decimal("3.6")  # Wh per second → kW
+_UNKNOWN: Final = (None, None)
 
 
 def rate_timeline(tariff: Tariff, tz: str, samples: Sequence[MeterSample], *,
@@ -103,8 +104,8 @@ class _Builder:
             points = [s_a, *self._inside(self.local_offsets, s_a, s_b), s_b]
             for p, q in pairwise(points):
                 start = self._instant(p)
-                segs.append(Segment(start, local_fields(start, self.zone), 0, ZERO,
-                                    reservation_s=q - p, reservation=True))
+                segs.append(Segment(start, local_fields(start, self.zone), 0, ZERO, ZERO, ZERO,
+                                    ZERO, q - p, True, _UNKNOWN, _UNKNOWN))
         return segs
 
     def session(self, begin: int) -> list[Segment]:
@@ -151,10 +152,10 @@ class _Builder:
             start = self._instant(p)
             segs.append(Segment(
                 start, local_fields(start, self.zone), p, energies[j],
-                energy_wh=energies[j + 1] - energies[j],
-                charging_s=duration if a.charging else ZERO,
-                parking_s=ZERO if a.charging else duration,
-                power=(power, power), current=(current, current),
+                energies[j + 1] - energies[j],
+                duration if a.charging else ZERO,
+                ZERO if a.charging else duration,
+                ZERO, False, (power, power), (current, current),
             ))
         return segs
 
