@@ -101,11 +101,12 @@ _Dims = tuple[tuple[str, Decimal], ...]
 
 def _segments(raw: Sequence[Any], end: datetime,
               zone: ZoneInfo | None) -> tuple[list[Segment], list[_Dims]]:
+    """One segment per charging period (the hot loop of the CDR path: kept in one function)."""
     segs: list[Segment] = []
     dimensions: list[_Dims] = []
     energy_before = ZERO
     previous: datetime | None = None
-    fromiso = datetime.fromisoformat
+    fromiso, slots = datetime.fromisoformat, _SLOTS
     for i, period in enumerate(raw):
         if type(period) is not dict and not isinstance(period, Mapping):
             raise RatingError(f"charging_periods[{i}]: expected an object")
@@ -116,55 +117,61 @@ def _segments(raw: Sequence[Any], end: datetime,
             start = _dt(text, f"charging_periods[{i}].start_date_time")
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-        if previous is not None and start < previous:
-            raise RatingError(f"charging_periods[{i}].start_date_time: periods are not in "
-                              "chronological order")
-        if start > end:
-            raise RatingError(f"charging_periods[{i}].start_date_time: after the session's "
-                              "end_date_time")
+        if (previous is not None and start < previous) or start > end:
+            _order_error(i, start, end, previous)
         previous = start
-        values, dims = _volumes(period.get("dimensions"), i)
+        dims = period.get("dimensions")
+        if not dims or (type(dims) is not list
+                        and (not isinstance(dims, Sequence) or isinstance(dims, str))):
+            raise RatingError(f"charging_periods[{i}].dimensions: at least one dimension is "
+                              "required")
+        values: list[Decimal | None] = [None] * 11
+        pairs: list[tuple[str, Decimal]] = []
+        for dim in dims:
+            try:
+                kind, value = dim["type"], dim["volume"]
+                slot = slots[kind]
+                if type(value) is not Decimal or not value.is_finite():
+                    raise TypeError
+            except (KeyError, TypeError, IndexError):
+                kind, slot, value = _dimension(dim, i, len(pairs))
+            values[slot] = value
+            pairs.append((kind, value))
         seg = _segment(values, i, start, zone, energy_before)
         energy_before += seg.energy_wh
         segs.append(seg)
-        dimensions.append(dims)
+        dimensions.append(tuple(pairs))
     return segs, dimensions
 
 
-# Where each CdrDimensionType's volume goes while a period is read (None: kept, not priced).
+def _dimension(dim: object, i: int, j: int) -> tuple[str, int, Decimal]:
+    """A dimension off the fast path: (type, slot, volume), or RatingError naming the field."""
+    kind = dim.get("type") if isinstance(dim, Mapping) else None
+    slot = _SLOTS.get(kind) if isinstance(kind, str) else None
+    if kind is None or slot is None:
+        raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is not a "
+                          "CdrDimensionType")
+    assert isinstance(dim, Mapping)
+    return kind, slot, _num(dim.get("volume"), f"charging_periods[{i}].dimensions[{j}].volume")
+
+
+def _order_error(i: int, start: datetime, end: datetime, previous: datetime | None) -> None:
+    if previous is not None and start < previous:
+        raise RatingError(f"charging_periods[{i}].start_date_time: periods are not in "
+                          "chronological order")
+    raise RatingError(f"charging_periods[{i}].start_date_time: after the session's "
+                      "end_date_time")
+
+
+# Where each CdrDimensionType's volume goes while a period is read (10: kept, not priced).
 _SLOTS: Final = {
     "ENERGY": 0, "TIME": 1, "PARKING_TIME": 2, "RESERVATION_TIME": 3, "MIN_POWER": 4,
     "POWER": 5, "MAX_POWER": 6, "MIN_CURRENT": 7, "CURRENT": 8, "MAX_CURRENT": 9,
     "ENERGY_EXPORT": 10, "ENERGY_IMPORT": 10, "STATE_OF_CHARGE": 10,
 }  # fmt: skip
-_Values = list[Decimal | None]
 
 
-def _volumes(dims: object, i: int) -> tuple[_Values, _Dims]:
-    """The period's volumes by slot (a repeated type: the last one counts) and its dimensions."""
-    if not isinstance(dims, Sequence) or isinstance(dims, str) or not dims:
-        raise RatingError(f"charging_periods[{i}].dimensions: at least one dimension is required")
-    values: _Values = [None] * 11
-    pairs: list[tuple[str, Decimal]] = []
-    slots = _SLOTS
-    for j, dim in enumerate(dims):
-        kind: Any
-        if type(dim) is dict or isinstance(dim, Mapping):
-            kind, value = dim.get("type"), dim.get("volume")
-        else:
-            kind = value = None
-        slot = slots.get(kind) if type(kind) is str else None
-        if slot is None:
-            raise RatingError(f"charging_periods[{i}].dimensions[{j}].type: {kind!r} is "
-                              "not a CdrDimensionType")
-        if type(value) is not Decimal or not value.is_finite():
-            value = _num(value, f"charging_periods[{i}].dimensions[{j}].volume")
-        values[slot] = value
-        pairs.append((kind, value))
-    return values, tuple(pairs)
-
-
-def _segment(values: _Values, i: int, start: datetime, zone: ZoneInfo | None,
+def _segment(values: list[Decimal | None], i: int, start: datetime, zone: ZoneInfo | None,
              energy_before: Decimal) -> Segment:
     e, t, pk, r, p_low, p_mid, p_high, c_low, c_mid, c_high, _ = values
     energy = ZERO if e is None else e * _THOUSAND
@@ -177,8 +184,10 @@ def _segment(values: _Values, i: int, start: datetime, zone: ZoneInfo | None,
     if reserved and (energy or charging or parking):
         raise RatingError(f"charging_periods[{i}].dimensions: RESERVATION_TIME mixed with "
                           "charging dimensions")
-    power = _band(p_low, p_mid, p_high)
-    current = _band(c_low, c_mid, c_high)
+    power = (p_low, p_high) if p_low is not None and p_high is not None else \
+        _band(p_low, p_mid, p_high)
+    current = (c_low, c_high) if c_low is not None and c_high is not None else \
+        _band(c_low, c_mid, c_high)
     if not energy and not charging:  # parked: no power flows unless the partner says so
         power = power if power[0] is not None else _IDLE
         current = current if current[0] is not None else _IDLE
