@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from evbill.invoicing.auto import DocumentIssuer, LedgerProofs
+from evbill.invoicing.auto import DocumentIssuer
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.model import Document, DocumentType
 from evbill.invoicing.seed import SeedPlan, seed_month
@@ -45,7 +45,7 @@ class World:
     def __init__(self, db: Database, *, listen: bool = True) -> None:
         self.db = db
         self.settings = InvoicingSettings()
-        self.invoicing = InvoicingService(db, self.settings, proofs=LedgerProofs(db))
+        self.invoicing = InvoicingService(db, self.settings)  # ledger proofs by default
         self.issuer = DocumentIssuer(self.invoicing, lambda: NOW)
         self.ledger = LedgerService(sql_unit_of_work(db))
         self.payments = PaymentService(

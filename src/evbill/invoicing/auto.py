@@ -1,10 +1,7 @@
 """Automatic issuing: a receipt as soon as a card or wallet session is paid, a credit note for
 every refund, driven by the payments hook (`PaymentListener`) and a catch-up pass that reads
 the payment tables as the outbox, so a document a failed listener call left out is issued later.
-
-Receipts carry the ledger proof of their payment transaction (`LedgerProofs`): the full
-inclusion proof when the day's Merkle root is already closed, else an anchor (transaction id,
-day, chain position and entry hash) that the PDF replaces by the proof once the day closes.
+Receipts carry the ledger proof of their payment (`evbill.invoicing.proofs`).
 """
 
 from __future__ import annotations
@@ -13,20 +10,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, literal, select
 
 from evbill.invoicing.model import DocumentError
 from evbill.invoicing.service import InvoicingService
 from evbill.invoicing.tables import DocumentRow
-from evbill.ledger.hashing import StoredEntry
-from evbill.ledger.merkle import inclusion_proof
-from evbill.ledger.store import SqlLedgerRepository
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
-from evbill.store.database import Database
 
-__all__ = ["CatchUp", "DocumentIssuer", "LedgerProofs"]
+__all__ = ["CatchUp", "DocumentIssuer"]
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +26,6 @@ log = logging.getLogger(__name__)
 RECEIPT_METHODS = ("card", "wallet")
 #: Refund states a credit note documents (a pending card refund waits for its webhook).
 CREDITED_REFUNDS = ("succeeded",)
-
-
-class LedgerProofs:
-    """The proof of a session's payment transaction, for its receipt (see the module doc)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def __call__(self, reference: str, transaction_id: str | None) -> dict[str, Any] | None:
-        # A read session, not a ledger unit of work: the caller may hold the write lock.
-        with self.db.read_sessions() as s:
-            repo = SqlLedgerRepository(s)
-            entries = (repo.entries_of_transaction(transaction_id) if transaction_id else
-                       repo.entries_of_key(f"payments:wallet_spend:{reference}"))
-            if not entries:
-                return None
-            first: StoredEntry = entries[0]
-            anchor = {"version": 1, "transaction_id": first.transaction_id, "day": first.day,
-                      "seq": first.seq, "entry_hash": first.hash}
-            if repo.root(first.day) is None:
-                return {**anchor, "status": "pending"}
-            hashes = repo.day_hashes(first.day)
-        proof = inclusion_proof(first.day, hashes, hashes.index(first.hash)).to_json()
-        return {**proof, "transaction_id": first.transaction_id, "seq": first.seq}
 
 
 @dataclass(frozen=True, slots=True)

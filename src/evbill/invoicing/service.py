@@ -25,6 +25,7 @@ from evbill.invoicing.compose import (
 from evbill.invoicing.model import Document, DocumentError, Party
 from evbill.invoicing.numbering import SeriesKey
 from evbill.invoicing.pdf import render_pdf
+from evbill.invoicing.proofs import LedgerProofs, is_pending
 from evbill.invoicing.repository import document_by_key, load_document, next_number, save_document
 from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
 from evbill.invoicing.sources import charged_session, uninvoiced_sessions
@@ -59,7 +60,7 @@ class InvoicingService:
         self.settings = settings or get_invoicing_settings()
         self._vat = self.settings.vat_table()
         self._issuer = self.settings.issuer()
-        self._proofs = proofs
+        self._proofs: ProofLookup = proofs or LedgerProofs(db)
 
     # --- customers ------------------------------------------------------------------------
     def set_customer(self, account_id: str, party: Party, *, now: datetime) -> None:
@@ -121,7 +122,7 @@ class InvoicingService:
             if charge.method not in _PAID_BY:
                 raise DocumentError(f"reference: session {reference} is {charge.method}; "
                                     "postpaid sessions go on the monthly invoice")
-            if proof is None and self._proofs:
+            if proof is None:
                 proof = self._proofs(reference, charge.ledger_transaction)
             note, means = _PAID_BY[charge.method]
             session = charged_session(s, reference, country=self.settings.issuer_country)
@@ -191,13 +192,13 @@ class InvoicingService:
             doc = load_document(s, row)
         doc = self.with_final_proof(doc)
         data = render_pdf(doc, xml=to_cii(doc))
-        if not _pending(doc.proof):
+        if not is_pending(doc.proof):
             self.store_pdf(doc.number, data)
         return data
 
     def with_final_proof(self, doc: Document) -> Document:
         """The document with its ledger anchor replaced by the proof, once its day closed."""
-        if not _pending(doc.proof) or self._proofs is None or not doc.sessions:
+        if not is_pending(doc.proof) or not doc.sessions:
             return doc
         assert doc.proof is not None
         proof = self._proofs(doc.sessions[0].reference, doc.proof.get("transaction_id"))
@@ -210,10 +211,6 @@ class InvoicingService:
                 DocumentRow.number == number, DocumentRow.operator_id == self.settings.operator_id,
                 DocumentRow.pdf.is_(None)).values(pdf=data))
             s.commit()
-
-
-def _pending(proof: dict[str, Any] | None) -> bool:
-    return proof is not None and proof.get("status") == "pending"
 
 
 def _from(doc: Document, first: date) -> Document:
