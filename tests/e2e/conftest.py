@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from e2e_world import STATIONS, World, register
+from payments_world import paid, payment_settings  # noqa: F401  (payments e2e fixtures)
 
 from evbill.config import Settings
 from evbill.ocpp.auth import StoreCredentials

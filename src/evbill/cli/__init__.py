@@ -11,6 +11,7 @@ from evbill.cli import ledger as _ledger  # noqa: F401
 from evbill.cli import ocmf as _ocmf  # noqa: F401
 from evbill.cli import payments as _payments  # noqa: F401
 from evbill.cli import rate as _rate  # noqa: F401
+from evbill.cli import reconcile as _reconcile  # noqa: F401
 from evbill.cli import remote as _remote  # noqa: F401
 from evbill.cli import serve as _serve  # noqa: F401
 from evbill.cli import simulate as _simulate  # noqa: F401

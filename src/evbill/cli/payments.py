@@ -18,6 +18,7 @@ from evbill.ledger.store import sql_unit_of_work
 from evbill.payments.config import build_provider
 from evbill.payments.provider import PaymentError
 from evbill.payments.service import PaymentService
+from evbill.payments.session_billing import SessionBilling
 from evbill.store import Database, SchemaError
 
 payments_app = typer.Typer(
@@ -99,10 +100,11 @@ def write_off(
 
 @payments_app.command("sweep")
 def sweep(database: DatabaseOption = None) -> None:
-    """Release holds that were never captured (expired or stale)."""
+    """Release holds never captured (unclaimed, expired or stale); settle what is due."""
     with _service(database) as service:
-        released = service.sweep_holds()
-    typer.echo(json.dumps({"released": released}))
+        report = SessionBilling(service.ctx.db, service).sweep()
+    typer.echo(json.dumps({"released": list(report.stale), "unclaimed": list(report.unclaimed),
+                           "settled": list(report.settled)}))
 
 
 @payments_app.command("trail")

@@ -19,6 +19,7 @@ from evbill.config import Settings, get_settings
 from evbill.sessions import codec
 from evbill.sessions.commands import (
     AuthorizationResult,
+    AuthorizationStatus,
     Authorize,
     BootResult,
     BootStation,
@@ -31,6 +32,14 @@ from evbill.sessions.commands import (
     StopResult,
     StopSession,
     TransactionEventRecorded,
+)
+from evbill.sessions.hooks import (
+    NoHooks,
+    SessionHooks,
+    SettlementRecorded,
+    StationSettlement,
+    notify_event,
+    refuse_start,
 )
 from evbill.sessions.lookup import SessionError, UnknownStation, authorize_token
 from evbill.sessions.state import SessionState, can_transition
@@ -67,10 +76,12 @@ class SessionService:
         settings: Settings | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
+        hooks: SessionHooks | None = None,
     ) -> None:
         self._db = db
         self._settings = settings or get_settings()
         self._clock = clock
+        self._hooks: SessionHooks = hooks or NoHooks()
 
     # --- exactly once -------------------------------------------------------------------
     def _once(
@@ -192,30 +203,59 @@ class SessionService:
     def authorize(self, cmd: Authorize) -> AuthorizationResult:
         with UnitOfWork(self._db, read_only=True) as uow:
             result = authorize_token(uow, cmd.id_token, cmd.at, self._settings)
+        if result.status is AuthorizationStatus.ACCEPTED:
+            result = self._hooks.check_authorize(cmd, result)
         log.info("token.authorize station_id=%s type=%s status=%s", cmd.station_id,
                  cmd.id_token.type.value, result.status.value)  # fmt: skip
         return result
 
     def start(self, cmd: StartSession) -> StartResult:
-        return self._once(
-            cmd.dedup_key, "start", cmd.station_id,
-            lambda uow, now: apply_start(uow, cmd, now, self._settings),
-            codec.encode_start, codec.decode_start,
-        )  # fmt: skip
+        refusal = self._payment_check(cmd)
+
+        def work(uow: UnitOfWork, now: datetime) -> StartResult:
+            result = apply_start(uow, cmd, now, self._settings)
+            return result if refusal is None else refuse_start(uow, cmd.station_id, result,
+                                                               refusal)
+
+        answer = self._once(cmd.dedup_key, "start", cmd.station_id, work, codec.encode_start,
+                            codec.decode_start)  # fmt: skip
+        notify_event(self._hooks, cmd.station_id, answer.transaction_id)
+        return answer
+
+    def _payment_check(self, cmd: StartSession) -> AuthorizationResult | None:
+        """The payment hook's refusal of an otherwise Accepted start, or None."""
+        if isinstance(self._hooks, NoHooks):
+            return None
+        with UnitOfWork(self._db, read_only=True) as uow:
+            if uow.commands.get(cmd.dedup_key) is not None:
+                return None  # a repeat: `_once` answers it with the first answer
+            auth = authorize_token(uow, cmd.id_token, cmd.started_at, self._settings)
+        if auth.status is not AuthorizationStatus.ACCEPTED:
+            return None
+        checked = self._hooks.check_start(cmd, auth)
+        return None if checked.status is AuthorizationStatus.ACCEPTED else checked
 
     def meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
-        return self._once(
+        answer = self._once(
             cmd.dedup_key, "meter_values", cmd.station_id,
             lambda uow, now: apply_meter_values(uow, cmd, now),
             codec.encode_event, codec.decode_event,
         )  # fmt: skip
+        notify_event(self._hooks, cmd.station_id, answer.transaction_id)
+        return answer
 
     def stop(self, cmd: StopSession) -> StopResult:
-        return self._once(
+        answer = self._once(
             cmd.dedup_key, "stop", cmd.station_id,
             lambda uow, now: apply_stop(uow, cmd, now, self._settings),
             codec.encode_stop, codec.decode_stop,
         )  # fmt: skip
+        notify_event(self._hooks, cmd.station_id, answer.transaction_id)
+        return answer
+
+    def record_settlement(self, cmd: StationSettlement) -> SettlementRecorded:
+        """A station-terminal payment (OCPP 2.1 NotifySettlement), handed to the hooks."""
+        return self._hooks.record_settlement(cmd)
 
     # --- read models ----------------------------------------------------------------------
     def list_sessions(

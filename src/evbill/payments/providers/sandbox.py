@@ -45,6 +45,7 @@ from evbill.payments.provider import (
 from evbill.payments.providers.sandbox_faults import FaultInjector, FaultKind
 from evbill.payments.providers.sandbox_vault import Behaviour, CardVault
 from evbill.payments.providers.sandbox_webhooks import SandboxWebhooks, SignedWebhook
+from evbill.payments.reconcile import ProviderRecord, RecordKind
 
 __all__ = ["SandboxProvider", "SignedWebhook"]
 
@@ -74,6 +75,7 @@ class _CaptureRecord:
     refunded: Money
     settled: bool = False
     refunds: list[str] = field(default_factory=list)
+    at: datetime | None = None
 
 
 def _utc_now() -> datetime:
@@ -110,6 +112,7 @@ class SandboxProvider:
         self.webhooks = SandboxWebhooks(webhook_secret, clock, self._next_id)
         self._holds: dict[str, _Hold] = {}
         self._captures: dict[str, _CaptureRecord] = {}
+        self._ledger: list[ProviderRecord] = []  # refunds and payouts, for `records`
         self._challenges: dict[str, str] = {}
         self._idempotency: dict[str, tuple[str, object]] = {}
         self._seq = 0
@@ -221,11 +224,25 @@ class SandboxProvider:
                 net = net + record.amount - record.refunded
                 record.settled = True
             ids = ",".join(record.id for record in records)
-            events.append(self.webhooks.emit(
+            event = self.webhooks.emit(
                 WebhookEventType.SETTLEMENT_PAID, amount=net, data={"captures": ids},
                 object_id=self._next_id("po"),
-            ))
+            )
+            self._ledger.append(ProviderRecord(RecordKind.PAYOUT, event.id, net, self._clock()))
+            events.append(event)
         return events
+
+    def records(self, since: datetime | None = None) -> list[ProviderRecord]:
+        """Captures, refunds and payouts since `since`, as a processor's reports list them."""
+        captures = [ProviderRecord(RecordKind.CAPTURE, c.id, c.amount, c.at or self._clock(),
+                                   c.authorization_id) for c in self._captures.values()]
+        found = sorted([*captures, *self._ledger], key=lambda r: r.at)
+        return [r for r in found if since is None or r.at >= since]
+
+    def forget(self, provider_ref: str) -> None:
+        """Test support: drop a record from the reports (a processor-side difference)."""
+        self._captures.pop(provider_ref, None)
+        self._ledger = [r for r in self._ledger if r.provider_ref != provider_ref]
 
     def authorizations(self) -> list[Authorization]:
         """Every hold the sandbox has, in creation order (for tests and the demo)."""
@@ -272,7 +289,8 @@ class SandboxProvider:
                 f"amount: {amount} exceeds the authorized {hold.amount}"
             )
         hold.state, hold.captured = AuthorizationState.CAPTURED, amount
-        record = _CaptureRecord(self._next_id("cap"), hold.id, amount, Money.zero(amount.currency))
+        record = _CaptureRecord(self._next_id("cap"), hold.id, amount, Money.zero(amount.currency),
+                                at=self._clock())
         self._captures[record.id] = record
         self.webhooks.emit(WebhookEventType.CAPTURE_SUCCEEDED, authorization_id=hold.id,
                            capture_id=record.id, amount=amount)
@@ -304,6 +322,7 @@ class SandboxProvider:
         record.refunded = record.refunded + amount
         refund = Refund(self._next_id("re"), capture_id, amount)
         record.refunds.append(refund.id)
+        self._ledger.append(ProviderRecord(RecordKind.REFUND, refund.id, amount, self._clock()))
         self.webhooks.emit(WebhookEventType.REFUND_SUCCEEDED, authorization_id=
                            record.authorization_id, capture_id=capture_id, refund_id=refund.id,
                            amount=amount)

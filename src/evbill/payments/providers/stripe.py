@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import stripe
 
@@ -45,6 +45,7 @@ from evbill.payments.providers.stripe_mapping import (
     money_from_stripe,
     stripe_amount,
 )
+from evbill.payments.reconcile import ProviderRecord, RecordKind
 from evbill.payments.webhooks import (
     DEFAULT_TOLERANCE,
     ReplayGuard,
@@ -212,6 +213,30 @@ class StripeProvider:
         return PaymentMethod(token, kind, str(card.get("brand", "unknown")),
                              str(card.get("last4", "")), int(card.get("exp_month", 0)),
                              int(card.get("exp_year", 0)))
+
+    def records(self, since: datetime | None = None) -> list[ProviderRecord]:
+        """Captured charges and refunds since `since`, listed through the SDK (paginated)."""
+        params: dict[str, Any] = {"limit": 100}
+        if since is not None:
+            params["created"] = {"gte": int(since.timestamp())}
+        out: list[ProviderRecord] = []
+        with self._translate("list"):
+            for charge in self._client.v1.charges.list(params=cast(Any, params)).auto_paging_iter():
+                data = charge.to_dict()
+                if data.get("captured") and int(data.get("amount_captured") or 0) > 0:
+                    out.append(ProviderRecord(
+                        RecordKind.CAPTURE, str(data["id"]),
+                        money_from_stripe(int(data["amount_captured"]), str(data["currency"])),
+                        datetime.fromtimestamp(int(data["created"]), UTC),
+                        str(data.get("payment_intent") or "")))
+            for refund in self._client.v1.refunds.list(params=cast(Any, params)).auto_paging_iter():
+                data = refund.to_dict()
+                if data.get("status") in ("succeeded", "pending"):
+                    out.append(ProviderRecord(
+                        RecordKind.REFUND, str(data["id"]),
+                        money_from_stripe(int(data["amount"]), str(data["currency"])),
+                        datetime.fromtimestamp(int(data["created"]), UTC)))
+        return sorted(out, key=lambda r: r.at)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """Verify with `stripe.Webhook.construct_event`, then staleness and replay."""

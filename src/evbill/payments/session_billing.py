@@ -1,0 +1,429 @@
+"""Session ↔ payment orchestration: the `SessionHooks` the session service calls.
+
+Before a start: an ad hoc card/wallet-pay token gets its pre-authorization hold (a decline or
+an unfinished 3-D Secure challenge refuses the start), a prepaid wallet must hold the station
+minimum, a postpaid account passes. While charging: the running cost (the samples so far,
+rated with the session's tariff) raises the hold or stops the session at the limit through
+the station command outbox. Once rated: capture exactly what the receipt shows (wallet: debit;
+postpaid: receivable); a re-rating with another amount is corrected by an adjustment. Every
+step is keyed by the session, so repeats (re-sent stops, re-ratings, retries) charge once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+
+from evbill.invoicing.settings import InvoicingSettings
+from evbill.ledger.postings import VatLine
+from evbill.money import Money
+from evbill.payments.charges import ChargeSource, running_cost
+from evbill.payments.context import log
+from evbill.payments.model import (
+    HoldNotFound,
+    HoldOutcome,
+    HoldResult,
+    PaymentStateError,
+    RunningCostDecision,
+    SessionCharge,
+    WalletBelowMinimum,
+)
+from evbill.payments.provider import PaymentError
+from evbill.payments.service import PaymentService
+from evbill.payments.station_settlement import StationSettlements
+from evbill.payments.tables import PaymentChargeRow, PaymentTokenBindingRow, SessionPaymentRow
+from evbill.sessions.commands import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    Authorize,
+    StartSession,
+)
+from evbill.sessions.hooks import SettlementRecorded, StationSettlement
+from evbill.sessions.state import SessionState
+from evbill.store.database import Database
+from evbill.store.outbox import StationCommandOutbox
+from evbill.store.tables import CdrRow, SessionRow
+from evbill.store.uow import UnitOfWork
+
+__all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
+
+_OPEN = {SessionState.PENDING.value, SessionState.CHARGING.value,
+         SessionState.SUSPENDED.value, SessionState.PARKED.value}
+_MODES = ("adhoc", "wallet", "postpaid")
+
+
+@dataclass(frozen=True, slots=True)
+class BillingSettings:
+    #: A hold no session claimed (authorized, never started) is voided after this long.
+    unclaimed_hold_after: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    unclaimed: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    settled: tuple[str, ...] = field(default_factory=tuple)
+
+
+def hold_reference(station_id: str, id_token: str, at: datetime) -> str:
+    digest = hashlib.sha256(f"{station_id}|{id_token}|{at.isoformat()}".encode()).hexdigest()
+    return f"ses_{digest[:32]}"
+
+
+class SessionBilling:
+    """Implements `evbill.sessions.hooks.SessionHooks` on a `PaymentService`."""
+
+    def __init__(self, db: Database, payments: PaymentService, *,
+                 invoicing: InvoicingSettings | None = None,
+                 settings: BillingSettings | None = None) -> None:
+        self.db = db
+        self.payments = payments
+        self.settings = settings or BillingSettings()
+        self.charges = ChargeSource(db, invoicing or InvoicingSettings())
+        self.outbox = StationCommandOutbox(db)
+        self.settlements = StationSettlements(db, payments.ctx.ledger, self.charges,
+                                              clock=self.clock)
+
+    def clock(self) -> datetime:
+        return self.payments.ctx.clock()
+
+    # --- bindings --------------------------------------------------------------------------
+    def bind_token(self, id_token: str, mode: str, account: str,
+                   payment_method_token: str | None = None) -> None:
+        """Say how `id_token` pays: `adhoc` (a card/wallet-pay token), `wallet` or `postpaid`."""
+        if mode not in _MODES:
+            raise PaymentStateError(f"mode: {mode!r} is not one of {', '.join(_MODES)}")
+        if mode == "adhoc" and not payment_method_token:
+            raise PaymentStateError("payment_method_token: an ad hoc token needs a card token")
+        with self.db.sessions() as s:
+            s.merge(PaymentTokenBindingRow(id_token=id_token, mode=mode, account=account,
+                                           payment_method_token=payment_method_token,
+                                           created_at=self.clock()))
+            s.commit()
+        log.info("payments.token_bound mode=%s account=%s", mode, account)
+
+    def _binding(self, id_token: str | None) -> PaymentTokenBindingRow | None:
+        if not id_token:
+            return None
+        with self.db.read_sessions() as r:
+            return r.get(PaymentTokenBindingRow, id_token)
+
+    # --- hooks: may this token start? ----------------------------------------------------
+    def check_authorize(self, cmd: Authorize, result: AuthorizationResult) -> AuthorizationResult:
+        return self._admit(cmd.station_id, cmd.id_token.value, cmd.at, result)
+
+    def check_start(self, cmd: StartSession, result: AuthorizationResult) -> AuthorizationResult:
+        if cmd.id_token is None:
+            return result
+        return self._admit(cmd.station_id, cmd.id_token.value, cmd.started_at, result)
+
+    def _admit(self, station_id: str, id_token: str, at: datetime,
+               result: AuthorizationResult) -> AuthorizationResult:
+        binding = self._binding(id_token)
+        if binding is None or binding.mode == "postpaid":
+            return result
+        if binding.mode == "wallet":
+            try:
+                self.payments.check_wallet_start(binding.account, station_id)
+            except WalletBelowMinimum:
+                minimum = self.payments.ctx.settings.wallet_minimum_for(station_id)
+                return _refused(AuthorizationStatus.BLOCKED, result,
+                                f"wallet balance below the minimum {minimum}")
+            return result
+        hold = self._ensure_hold(binding, station_id, at)
+        if hold.outcome is HoldOutcome.DECLINED:
+            code = hold.decline_code.value if hold.decline_code else "declined"
+            return _refused(AuthorizationStatus.BLOCKED, result, f"payment declined: {code}")
+        if hold.outcome is HoldOutcome.REQUIRES_ACTION:
+            return _refused(AuthorizationStatus.INVALID, result,
+                            "complete the 3-D Secure check in the app, then try again")
+        return result
+
+    def _ensure_hold(self, binding: PaymentTokenBindingRow, station_id: str,
+                     at: datetime) -> HoldResult:
+        """The token's unclaimed hold at this station (refreshed), or a new one."""
+        with self.db.read_sessions() as r:
+            pending = r.scalars(select(SessionPaymentRow).where(
+                SessionPaymentRow.station_id == station_id,
+                SessionPaymentRow.id_token == binding.id_token,
+                SessionPaymentRow.status == "holding",
+                SessionPaymentRow.session_id.is_(None),
+            ).order_by(SessionPaymentRow.created_at.desc())).first()
+        if pending is not None:
+            hold = self.payments.refresh_hold(pending.reference)
+            if hold.outcome is not HoldOutcome.DECLINED:
+                return hold
+            self._set_status(pending.reference, "declined")
+        reference = hold_reference(station_id, binding.id_token, at)
+        now = self.clock()
+        try:
+            with self.db.sessions() as s:
+                s.add(SessionPaymentRow(
+                    reference=reference, mode="adhoc", station_id=station_id,
+                    id_token=binding.id_token, account=binding.account, session_id=None,
+                    status="holding", adjustments=0, stop_requested=False, created_at=now,
+                    updated_at=now))
+                s.commit()
+        except IntegrityError:
+            pass  # the same request again: the hold below answers as the first time
+        assert binding.payment_method_token is not None
+        hold = self.payments.authorize_hold(reference=reference, account=binding.account,
+                                            payment_method_token=binding.payment_method_token,
+                                            station_id=station_id)
+        if hold.outcome is HoldOutcome.DECLINED:
+            self._set_status(reference, "declined")
+        return hold
+
+    # --- hooks: after each committed event ---------------------------------------------
+    def after_event(self, station_id: str, transaction_id: str) -> None:
+        with UnitOfWork(self.db, read_only=True) as uow:
+            session = uow.sessions.by_transaction(station_id, transaction_id)
+            if session is None:
+                return
+            cdr = uow.cdrs.for_session(session.id)
+            uow.session.expunge_all()
+        payment = self._payment_for(session)
+        if payment is None:
+            return
+        if session.state in _OPEN and payment.mode == "adhoc":
+            self._watch_cost(session, payment)
+        elif session.state == SessionState.RATED.value and cdr is not None:
+            self._settle(payment, cdr)
+
+    def _payment_for(self, session: SessionRow) -> SessionPaymentRow | None:
+        with self.db.read_sessions() as r:
+            found = r.scalar(select(SessionPaymentRow)
+                             .where(SessionPaymentRow.session_id == session.id))
+        if found is not None:
+            return found
+        if session.authorization_status != AuthorizationStatus.ACCEPTED.value:
+            return None
+        binding = self._binding(session.id_token)
+        return None if binding is None else self._claim(session, binding)
+
+    def _claim(self, session: SessionRow, binding: PaymentTokenBindingRow,
+               ) -> SessionPaymentRow | None:
+        """Tie the session to its hold (ad hoc) or open its payment (wallet, postpaid)."""
+        now = self.clock()
+        with self.db.sessions() as s:
+            if binding.mode == "adhoc":
+                reference = s.scalar(select(SessionPaymentRow.reference).where(
+                    SessionPaymentRow.station_id == session.station_id,
+                    SessionPaymentRow.id_token == binding.id_token,
+                    SessionPaymentRow.status == "holding",
+                    SessionPaymentRow.session_id.is_(None),
+                ).order_by(SessionPaymentRow.created_at.desc()))
+                if reference is None:
+                    log.warning("payments.no_hold session_id=%s station_id=%s", session.id,
+                                session.station_id)
+                    return None
+                s.execute(update(SessionPaymentRow).where(
+                    SessionPaymentRow.reference == reference,
+                    SessionPaymentRow.session_id.is_(None),
+                ).values(session_id=session.id, status="claimed", updated_at=now))
+            else:
+                s.add(SessionPaymentRow(
+                    reference=f"session:{session.id}", mode=binding.mode,
+                    station_id=session.station_id, id_token=binding.id_token,
+                    account=binding.account, session_id=session.id, status="claimed",
+                    adjustments=0, stop_requested=False, created_at=now, updated_at=now))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()  # claimed concurrently: read the winner
+        with self.db.read_sessions() as r:
+            return r.scalar(select(SessionPaymentRow)
+                            .where(SessionPaymentRow.session_id == session.id))
+
+    # --- while charging ------------------------------------------------------------------
+    def _watch_cost(self, session: SessionRow, payment: SessionPaymentRow) -> None:
+        if payment.stop_requested:
+            return
+        cost = running_cost(self.db, session.id)
+        if cost is None or cost.is_zero():
+            return
+        try:
+            decision = self.payments.on_running_cost(payment.reference, cost)
+        except (PaymentStateError, HoldNotFound):
+            return  # the hold is no longer open (voided, expired): nothing to raise
+        if decision is RunningCostDecision.STOP:
+            self._request_stop(session, payment, cost)
+
+    def _request_stop(self, session: SessionRow, payment: SessionPaymentRow,
+                      cost: Money) -> None:
+        from evbill.ocpp.outbox import REMOTE_STOP, remote_stop_payload
+
+        with self.db.sessions() as s:
+            result = s.execute(update(SessionPaymentRow).where(
+                SessionPaymentRow.reference == payment.reference,
+                SessionPaymentRow.stop_requested.is_(False),
+            ).values(stop_requested=True, updated_at=self.clock()))
+            won = cast("CursorResult[Any]", result).rowcount
+            s.commit()
+        if not won:
+            return
+        assert session.transaction_id is not None
+        self.outbox.enqueue(session.station_id, REMOTE_STOP,
+                            remote_stop_payload(session.transaction_id), now=self.clock())
+        log.info("payments.limit_stop reference=%s station_id=%s transaction_id=%s cost=%s",
+                 payment.reference, session.station_id, session.transaction_id, cost)
+
+    # --- once rated ----------------------------------------------------------------------
+    def _settle(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
+        if payment.status == "dunning":
+            return  # the dunning queue retries the capture
+        if payment.charged_gross is None:
+            self._charge_first(payment, cdr)
+        elif payment.cdr_revision != cdr.revision:
+            self._adjust(payment, cdr)
+
+    def _charge_first(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
+        reference = payment.reference if payment.mode == "adhoc" else cdr.id
+        charge = self.charges.charge(cdr.id, reference)
+        if payment.mode == "adhoc":
+            try:
+                outcome = self.payments.capture(charge)
+            except (PaymentStateError, HoldNotFound) as exc:
+                # The hold ended before the session did (swept or expired): bill the account.
+                log.warning("payments.capture_impossible reference=%s error=%s", reference, exc)
+                reference = f"{payment.reference}:account"
+                self.payments.post_to_account(payment.account, _renamed(charge, reference))
+                outcome = "posted"
+            if outcome == "dunning":
+                self._set_status(payment.reference, "dunning")
+                return
+        elif payment.mode == "wallet":
+            self.payments.pay_from_wallet(payment.account, charge)
+        else:
+            self.payments.post_to_account(payment.account, charge)
+        net, gross = self._charged(reference, charge.net.currency)
+        self._record(payment.reference, reference, net, gross, charge.net.currency, cdr.revision)
+
+    def _adjust(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
+        """A re-rating changed the price: refund the difference or charge it, never capture
+        a second time."""
+        assert payment.charged_gross is not None and payment.charged_net is not None
+        assert payment.charge_reference is not None
+        charge = self.charges.charge(cdr.id, payment.charge_reference)
+        old_net = Money(payment.charged_net, charge.net.currency)
+        old_gross = Money(payment.charged_gross, charge.net.currency)
+        diff = charge.gross - old_gross
+        key = f"{payment.reference}:rerate:{cdr.revision}"
+        if diff.amount < 0 and not old_gross.is_zero():
+            self.payments.refund(payment.charge_reference, -diff,
+                                 reason=f"re-rated (CDR revision {cdr.revision})",
+                                 actor="system", key=key)
+        elif diff.amount > 0 or (diff.amount < 0 and old_gross.is_zero()):
+            extra = _difference(charge, old_net, old_gross, key)
+            if payment.mode == "wallet":
+                self.payments.pay_from_wallet(payment.account, extra)
+            else:
+                self.payments.post_to_account(payment.account, extra)
+        with self.db.sessions() as s:
+            s.execute(update(SessionPaymentRow).where(
+                SessionPaymentRow.reference == payment.reference).values(
+                charged_net=charge.net.amount, charged_gross=charge.gross.amount,
+                cdr_revision=cdr.revision, adjustments=SessionPaymentRow.adjustments + 1,
+                updated_at=self.clock()))
+            s.commit()
+        log.info("payments.rerated reference=%s revision=%d difference=%s", payment.reference,
+                 cdr.revision, diff)
+
+    def _charged(self, reference: str, currency: str) -> tuple[Decimal, Decimal]:
+        with self.db.read_sessions() as r:
+            row = r.scalar(select(PaymentChargeRow).where(PaymentChargeRow.reference ==
+                                                          reference))
+        if row is None:  # a zero-cost session: the hold was voided, nothing charged
+            return Decimal(0), Decimal(0)
+        return row.net, row.gross
+
+    def _record(self, reference: str, charge_reference: str, net: Decimal, gross: Decimal,
+                currency: str, revision: int) -> None:
+        with self.db.sessions() as s:
+            s.execute(update(SessionPaymentRow).where(
+                SessionPaymentRow.reference == reference).values(
+                status="charged", charge_reference=charge_reference, charged_net=net,
+                charged_gross=gross, currency=currency, cdr_revision=revision,
+                updated_at=self.clock()))
+            s.commit()
+        log.info("payments.session_charged reference=%s gross=%s %s", reference, gross,
+                 currency)
+
+    def _set_status(self, reference: str, status: str) -> None:
+        with self.db.sessions() as s:
+            s.execute(update(SessionPaymentRow).where(SessionPaymentRow.reference == reference)
+                      .values(status=status, updated_at=self.clock()))
+            s.commit()
+
+    # --- periodic ------------------------------------------------------------------------
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """Void holds no session claimed, release stale/expired ones, settle what is due."""
+        now = now or self.clock()
+        before = now - self.settings.unclaimed_hold_after
+        with self.db.read_sessions() as r:
+            unclaimed = list(r.scalars(select(SessionPaymentRow.reference).where(
+                SessionPaymentRow.status == "holding", SessionPaymentRow.session_id.is_(None),
+                SessionPaymentRow.created_at <= before)))
+        for reference in unclaimed:
+            try:
+                self.payments.void(reference, actor="sweep", reason="session never started")
+            except (PaymentStateError, HoldNotFound) as exc:
+                log.info("payments.sweep_skip reference=%s reason=%s", reference, exc)
+            self._set_status(reference, "released")
+        stale = self.payments.sweep_holds(now)
+        for reference in stale:
+            self._set_status(reference, "released")
+        return SweepReport(tuple(unclaimed), tuple(stale), tuple(self.settle_due()))
+
+    def settle_due(self) -> list[str]:
+        """Charge every rated session whose payment a failed hook call left open."""
+        with self.db.read_sessions() as r:
+            due = list(r.execute(select(SessionRow.station_id, SessionRow.transaction_id)
+                                 .join(SessionPaymentRow,
+                                       SessionPaymentRow.session_id == SessionRow.id)
+                                 .where(SessionRow.state == SessionState.RATED.value,
+                                        SessionPaymentRow.status == "claimed")))
+        done = []
+        for station_id, transaction_id in due:
+            try:
+                self.after_event(station_id, transaction_id or "")
+            except PaymentError as exc:
+                log.warning("payments.settle_failed station_id=%s transaction_id=%s error=%s",
+                            station_id, transaction_id, exc)
+                continue
+            done.append(f"{station_id}/{transaction_id}")
+        return done
+
+    # --- OCPP 2.1 payment at the station's terminal ---------------------------------------
+    def record_settlement(self, cmd: StationSettlement) -> SettlementRecorded:
+        return self.settlements.record(cmd)
+
+
+def _refused(status: AuthorizationStatus, result: AuthorizationResult,
+             reason: str) -> AuthorizationResult:
+    return AuthorizationResult(status, result.group_id, reason=reason)
+
+
+def _renamed(charge: SessionCharge, reference: str) -> SessionCharge:
+    return SessionCharge(reference, charge.operator, charge.net, charge.vat)
+
+
+def _difference(charge: SessionCharge, old_net: Money, old_gross: Money,
+                reference: str) -> SessionCharge:
+    """What a higher re-rated price adds: the net and VAT differences (one VAT line)."""
+    net = charge.net - old_net
+    vat_diff = (charge.gross - old_gross) - net
+    lines: tuple[VatLine, ...] = ()
+    if charge.vat:
+        first = charge.vat[0]
+        lines = (VatLine(first.country, first.rate, vat_diff),)
+    else:
+        net = net + vat_diff
+    return SessionCharge(reference, charge.operator, net, lines)
+
