@@ -5,10 +5,13 @@ gateway → session service → payment hooks → sandbox provider and ledger (S
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from e2e_world import T0, TARIFF
+from ocpp.v16 import call as v16_call
 from payments_world import (
     CAR,
     DECLINED,
@@ -24,7 +27,9 @@ from sqlalchemy import select
 from evbill.money import Money
 from evbill.payments.providers.sandbox_faults import FaultKind
 from evbill.payments.tables import PaymentAuthorizationRow
-from evbill.sim.charging import SessionPlan, SessionRunner
+from evbill.sessions.tariff_book import TariffBook
+from evbill.sim.charging import SessionOutcome, SessionPlan, SessionRunner
+from evbill.sim.station import SimStation
 
 pytestmark = pytest.mark.e2e
 
@@ -223,3 +228,48 @@ async def test_the_sweep_releases_an_abandoned_hold(paid: PaidWorld) -> None:
     assert paid.balance("asset:authorizations:sandbox") == 0
     paid.assert_books()
 
+
+
+def _station_tariff(paid: PaidWorld, tariff_id: str, price: float, hours_before: int) -> None:
+    tariff = {**TARIFF, "id": tariff_id, "elements": [{"price_components": [
+        {"type": "ENERGY", "price": price, "vat": 19.0, "step_size": 1}]}]}
+    TariffBook(paid.world.db).add(json.dumps(tariff), now=T0, station_id="E2E-1",
+                                  valid_from=T0 - timedelta(hours=hours_before))
+
+
+async def _late_sample(station: SimStation, outcome: SessionOutcome, after_s: int) -> None:
+    """A 1.6 MeterValues inside the finished session's span: the session is rated again."""
+    assert outcome.started_at is not None and outcome.transaction_id is not None
+    at = outcome.started_at + timedelta(seconds=after_s)
+    wh = outcome.meter_start_wh + after_s * 11_000 // 3600
+    await station.call(v16_call.MeterValues(
+        connector_id=1, transaction_id=int(outcome.transaction_id),
+        meter_value=[{"timestamp": at.isoformat().replace("+00:00", "Z"), "sampled_value": [
+            {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+             "context": "Sample.Periodic"}]}]))
+
+
+async def test_a_rerating_with_another_amount_is_adjusted_never_captured_again(
+        paid: PaidWorld) -> None:
+    paid.card_token("CARD-1", VISA)
+    station = await paid.world.station("E2E-1", "1.6")
+    outcome = await charge(station, "CARD-1", seconds=3600)  # 11 kWh
+    assert paid.captures() == [Money.of("3.93", "EUR")]  # 3.30 + 0.63 VAT
+
+    _station_tariff(paid, "E2E-AC-UP", 0.40, hours_before=24)  # a corrected tariff
+    await _late_sample(station, outcome, 90)
+    assert outcome.transaction_id is not None
+    sp = paid.session_payment("E2E-1", outcome.transaction_id)
+    assert (sp.cdr_revision, sp.charged_gross, sp.adjustments) == (2, Decimal("5.24"), 1)
+    assert paid.captures() == [Money.of("3.93", "EUR")]  # no second capture
+    assert paid.balance("asset:receivable:driver-1") == Decimal("1.31")  # 5.24 - 3.93
+
+    _station_tariff(paid, "E2E-AC-DOWN", 0.20, hours_before=12)  # and down again
+    await _late_sample(station, outcome, 150)
+    await station.close()
+    sp = paid.session_payment("E2E-1", outcome.transaction_id)
+    assert (sp.cdr_revision, sp.charged_gross, sp.adjustments) == (3, Decimal("2.62"), 2)
+    [card] = [c for c in paid.charges() if c.method == "card"]
+    assert card.refunded == Decimal("2.62")  # 5.24 - 2.62 back to the card
+    assert paid.captures() == [Money.of("3.93", "EUR")]
+    paid.assert_books()

@@ -13,14 +13,20 @@ from evbill.api.server import serve_portal
 from evbill.cli.app import app, console
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
+from evbill.payments.session_billing import SessionBilling
+from evbill.payments.wiring import build_billing, run_sweeper
 from evbill.sessions.service import SessionService
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
 
 log = logging.getLogger("evbill.serve")
 
+#: How often the payment sweep runs (unclaimed and stale holds, sessions left unsettled).
+SWEEP_INTERVAL_S = 60.0
 
-async def _serve(settings: Settings, service: SessionService, db: Database) -> None:
+
+async def _serve(settings: Settings, service: SessionService, db: Database,
+                 billing: SessionBilling) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -30,7 +36,8 @@ async def _serve(settings: Settings, service: SessionService, db: Database) -> N
         console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
 
     await asyncio.gather(run_gateway(settings, service, db=db, stop=stop, on_started=started),
-                         serve_portal(settings, db, stop))
+                         serve_portal(settings, db, stop),
+                         run_sweeper(billing, SWEEP_INTERVAL_S, stop))
 
 
 @app.command()
@@ -51,7 +58,8 @@ def serve(
     db = Database.open(url, echo=settings.database_echo)
     log.info("serve.database url=%s", settings.redacted()["database_url"])
     try:
-        asyncio.run(_serve(settings, SessionService(db, settings), db))
+        billing = build_billing(db)  # payments wired into the session lifecycle
+        asyncio.run(_serve(settings, SessionService(db, settings, hooks=billing), db, billing))
     finally:
         db.dispose()
     log.info("serve.stopped")
