@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from evbill.invoicing.auto import DocumentIssuer
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.model import Document, DocumentType
+from evbill.invoicing.pdf_batch import render_batch
 from evbill.invoicing.seed import SeedPlan, seed_month
 from evbill.invoicing.service import InvoicingService
 from evbill.invoicing.settings import InvoicingSettings
@@ -250,3 +251,13 @@ def _text(pdf: bytes, tmp_path: Path) -> str:
     out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
                          check=True, text=True)
     return out.stdout
+
+
+def test_bulk_rendering_waits_for_the_closed_day(world: World) -> None:
+    world.pay_by_card(world.references[0])
+    [receipt] = world.documents()
+    assert render_batch(world.invoicing, [receipt.number]) == 0  # anchor only: not stored yet
+    world.ledger.close_day(NOW.date())
+    assert render_batch(world.invoicing, [receipt.number]) == 1
+    with world.db.read_sessions() as s:
+        assert s.scalar(select(DocumentRow.pdf)) is not None

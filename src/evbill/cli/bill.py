@@ -1,7 +1,8 @@
 """`evbill bill --period 2026-10`: issue the month's invoices for every postpaid account.
 
 Interrupt it and run it again: done accounts stay done, the rest are billed. Start several at
-once on PostgreSQL and they share the accounts (SELECT … FOR UPDATE SKIP LOCKED).
+once on PostgreSQL and they share the accounts (SELECT … FOR UPDATE SKIP LOCKED). PDFs are
+rendered after the invoices are issued, in bulk, in a process per core (`--pdf-workers`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from rich.progress import (
 from evbill.cli.app import app, fail
 from evbill.cli.app import console as err_console
 from evbill.cli.invoice import DatabaseOption, invoicing_service
-from evbill.invoicing.billing_run import prepare_run, run_status, work
+from evbill.invoicing.billing_run import invoices_without_pdf, prepare_run, run_status, work
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.model import DocumentError
+from evbill.invoicing.pdf_batch import render_pdfs
 
 
 def _now() -> datetime:
@@ -37,6 +39,8 @@ def _now() -> datetime:
 def bill(
     period: Annotated[str, typer.Option("--period", help="Month to bill, as YYYY-MM.")],
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render and store PDFs.")] = True,
+    pdf_workers: Annotated[int, typer.Option(
+        "--pdf-workers", help="Processes rendering PDFs after the run (0: one per core).")] = 0,
     database: DatabaseOption = None,
 ) -> None:
     """Issue one invoice per postpaid account and currency for PERIOD (resumable, shareable)."""
@@ -57,7 +61,14 @@ def bill(
             def advance(number: str | None) -> None:
                 progress.update(task, advance=1, last=number or "")
 
-            report = work(service, month, worker=worker, now=_now, pdf=pdf, progress=advance)
+            report = work(service, month, worker=worker, now=_now, pdf=False, progress=advance)
+            if pdf:
+                numbers = invoices_without_pdf(service, month)
+                rendering = progress.add_task("pdf", total=len(numbers), last="PDF/A-3")
+                url = service.db.engine.url.render_as_string(hide_password=False)
+                report.pdfs = render_pdfs(
+                    url, numbers, workers=pdf_workers or None,
+                    progress=lambda n: progress.update(rendering, advance=n)).rendered
         final = run_status(service, month)
     typer.echo(f"period: {month}")
     typer.echo(f"issued_by_this_run: {len(report.issued)}")

@@ -139,14 +139,20 @@ def work(
     return report
 
 
-def _render_missing(service: InvoicingService, period: BillingPeriod) -> int:
-    """PDFs an interrupted run committed the invoice for but never rendered."""
+def invoices_without_pdf(service: InvoicingService, period: BillingPeriod) -> list[str]:
+    """The run's invoices whose PDF is not stored yet (for bulk rendering after the run)."""
     with service.db.read_sessions() as s:
-        numbers = list(s.execute(
+        return list(s.execute(
             select(DocumentRow.number).join(BillingRunItemRow,
                                             BillingRunItemRow.document_number == DocumentRow.number)
             .where(BillingRunItemRow.period == str(period), DocumentRow.pdf.is_(None))
+            .order_by(DocumentRow.id)
         ).scalars())  # fmt: skip
+
+
+def _render_missing(service: InvoicingService, period: BillingPeriod) -> int:
+    """PDFs an interrupted run committed the invoice for but never rendered."""
+    numbers = invoices_without_pdf(service, period)
     for number in numbers:
         service.pdf(number)
     return len(numbers)
