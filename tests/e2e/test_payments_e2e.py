@@ -273,3 +273,29 @@ async def test_a_rerating_with_another_amount_is_adjusted_never_captured_again(
     assert card.refunded == Decimal("2.62")  # 5.24 - 2.62 back to the card
     assert paid.captures() == [Money.of("3.93", "EUR")]
     paid.assert_books()
+
+
+async def test_a_failed_hook_is_settled_by_the_sweep(
+        paid: PaidWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    paid.bound_token("FLEET-1", "postpaid", "fleet-acme")
+    real = paid.billing.charges.charge
+    failures = iter([RuntimeError("invoicing briefly unavailable")])
+
+    def flaky(cdr_id: str, reference: str) -> object:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(cdr_id, reference)
+
+    monkeypatch.setattr(paid.billing.charges, "charge", flaky)
+    station = await paid.world.station("E2E-2", "2.0.1")
+    outcome = await charge(station, "FLEET-1")
+    await station.close()
+    assert [s.state for s in paid.world.sessions("E2E-2")] == ["rated"]  # answered, stored
+    assert paid.charges() == []  # the hook failed after the commit
+
+    report = await asyncio.to_thread(paid.billing.sweep)
+    assert report.settled == (f"E2E-2/{outcome.transaction_id}",)
+    assert paid.balance("asset:receivable:fleet-acme") == Decimal("7.85")
+    assert (await asyncio.to_thread(paid.billing.sweep)).settled == ()  # once
+    paid.assert_books()
