@@ -149,7 +149,9 @@ def test_totals_equal_the_breakdown_and_stay_within_min_and_max(
                  + r.total_parking_cost + r.total_reservation_cost)
     adjust = sum((line.amount_excl_vat for line in r.lines
                   if line.kind in (LineKind.MIN_PRICE, LineKind.MAX_PRICE)), D(0))
-    assert parts_sum.excl_vat.amount + adjust == excl
+    # Different groupings of the same lines: equal up to the 28th significant digit of a
+    # non-terminating quotient (e.g. a time cut at 163.63… s), not necessarily bit for bit.
+    assert close(parts_sum.excl_vat.amount + adjust, excl)
     doc = r.document_total
     assert doc.excl_vat.amount == sum((line.rounded().excl_vat.amount for line in r.lines), D(0))
     assert t.min_price is not None and t.max_price is not None

@@ -58,16 +58,8 @@ def rate_cdr(tariff: Tariff, tz: str, cdr: Mapping[str, Any]) -> PricedCdr:
     raw = cdr.get("charging_periods")
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
         raise RatingError("charging_periods: at least one charging period is required")
-    segs, dimensions = _segments(raw, end, zone if ct.needs_local_cuts else None)
-    session_start = None
-    energy = charging = parking = ZERO
-    for seg in segs:
-        if not seg.reservation:
-            if session_start is None:
-                session_start = seg.start
-            energy += seg.energy_wh
-            charging += seg.charging_s
-            parking += seg.parking_s
+    segs, dimensions, session_start, (energy, charging, parking) = _segments(
+        raw, end, zone if ct.needs_local_cuts else None)
     expired = session_start is None
     check_validity(tariff, start if session_start is None else session_start)
     if ct.needs_elapsed and session_start is not None:  # only duration restrictions look
@@ -99,12 +91,14 @@ def _elapsed(at: datetime, origin: datetime) -> Decimal | int:
 _Dims = tuple[tuple[str, Decimal], ...]
 
 
-def _segments(raw: Sequence[Any], end: datetime,
-              zone: ZoneInfo | None) -> tuple[list[Segment], list[_Dims]]:
-    """One segment per charging period (the hot loop of the CDR path: kept in one function)."""
+def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None) -> tuple[
+        list[Segment], list[_Dims], datetime | None, tuple[Decimal, Decimal, Decimal]]:
+    """One segment per charging period (the hot loop of the CDR path: kept in one function);
+    also the start of charging and the session's energy, charging and parking totals."""
     segs: list[Segment] = []
     dimensions: list[_Dims] = []
-    energy_before = ZERO
+    energy_before = energy = charging = parking = ZERO
+    session_start: datetime | None = None
     previous: datetime | None = None
     fromiso, slots = datetime.fromisoformat, _SLOTS
     for i, period in enumerate(raw):
@@ -139,9 +133,15 @@ def _segments(raw: Sequence[Any], end: datetime,
             pairs.append((kind, value))
         seg = _segment(values, i, start, zone, energy_before)
         energy_before += seg.energy_wh
+        if not seg.reservation:
+            if session_start is None:
+                session_start = start
+            energy += seg.energy_wh
+            charging += seg.charging_s
+            parking += seg.parking_s
         segs.append(seg)
         dimensions.append(tuple(pairs))
-    return segs, dimensions
+    return segs, dimensions, session_start, (energy, charging, parking)
 
 
 def _dimension(dim: object, i: int, j: int) -> tuple[str, int, Decimal]:

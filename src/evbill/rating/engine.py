@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
-from typing import Final, NamedTuple
+from typing import Final
 
 from evbill.rating.compiled import Candidate, CompiledTariff
 from evbill.rating.segments import Segment
@@ -26,14 +26,10 @@ _DUST: Final = Decimal("0.000001")  # quantities are cleaned to 1 µWh / 1 µs b
 _D = TariffDimensionType
 
 
-class Choice(NamedTuple):
-    """The component that prices each dimension of one segment (None: not used or free)."""
-
-    energy: Candidate | None
-    time: Candidate | None
-    parking: Candidate | None
-    reservation_time: Candidate | None
-    flat: Candidate | None
+#: The component that prices each dimension of one segment (None: not used or free):
+#: (energy, time, parking, reservation time, flat). A plain tuple: one is built per segment.
+Choice = tuple[Candidate | None, Candidate | None, Candidate | None, Candidate | None,
+               Candidate | None]
 
 
 def _first(cands: tuple[Candidate, ...], seg: Segment) -> Candidate | None:
@@ -52,16 +48,30 @@ def select(ct: CompiledTariff, segs: Sequence[Segment], expired: bool) -> list[C
     for seg in segs:
         if seg.reservation:
             time = _first(res_time_c, seg) if seg.reservation_s and res_time_c else None
-            out.append(Choice(None, None, None, time,
-                              _first(res_flat_c, seg) if res_flat_c else None))
+            out.append((None, None, None, time, _first(res_flat_c, seg) if res_flat_c else None))
             continue
-        out.append(Choice(
-            _first(energy_c, seg) if energy_c and seg.energy_wh else None,
-            _first(time_c, seg) if time_c and seg.charging_s else None,
-            _first(parking_c, seg) if parking_c and seg.parking_s else None,
-            None,
-            _first(flat_c, seg) if flat_c else None,
-        ))
+        # the loops are written out: this runs for every segment of every session
+        energy = time = parking = flat = None
+        if seg.energy_wh:
+            for cand in energy_c:
+                if cand.element.unrestricted or cand.element.matches(seg):
+                    energy = cand
+                    break
+        if seg.charging_s:
+            for cand in time_c:
+                if cand.element.unrestricted or cand.element.matches(seg):
+                    time = cand
+                    break
+        if seg.parking_s:
+            for cand in parking_c:
+                if cand.element.unrestricted or cand.element.matches(seg):
+                    parking = cand
+                    break
+        for cand in flat_c:
+            if cand.element.unrestricted or cand.element.matches(seg):
+                flat = cand
+                break
+        out.append((energy, time, parking, None, flat))
     return out
 
 
@@ -106,8 +116,8 @@ def price_lines(ct: CompiledTariff, segs: Sequence[Segment],
     last_energy = last_time = last_parking = last_reserved = None
     flat: Candidate | None = None
     res_flat: Candidate | None = None
-    for seg, ch in zip(segs, choices, strict=True):
-        energy, time, parking, reserved, fee = ch
+    for seg, (energy, time, parking, reserved, fee) in zip(segs, choices,
+                                                                strict=True):
         if energy is not None:
             measured[energy] = measured.get(energy, ZERO) + seg.energy_wh
             last_energy = energy
@@ -189,8 +199,10 @@ def _bounds(lines: list[PricedLine], low: TariffPrice | None, high: TariffPrice 
     """Adjustment lines that bring the totals into [min_price, max_price] (excl and incl VAT)."""
     if low is None and high is None:
         return []
-    excl = sum((line.amount_excl_vat for line in lines), ZERO)
-    incl = sum((line.amount_incl_vat for line in lines), ZERO)
+    excl = incl = ZERO
+    for line in lines:
+        excl += line.amount_excl_vat
+        incl += line.amount_incl_vat
     out = []
     for bound, kind, sign in ((low, LineKind.MIN_PRICE, 1), (high, LineKind.MAX_PRICE, -1)):
         if bound is None:
