@@ -14,14 +14,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evbill.invoicing.settings import InvoicingSettings
-from evbill.ledger.postings import VatLine
 from evbill.money import Money
 from evbill.payments.charges import ChargeSource, running_cost
 from evbill.payments.context import log
@@ -31,13 +29,13 @@ from evbill.payments.model import (
     HoldResult,
     PaymentStateError,
     RunningCostDecision,
-    SessionCharge,
     WalletBelowMinimum,
 )
 from evbill.payments.provider import PaymentError
 from evbill.payments.service import PaymentService
+from evbill.payments.session_settle import SessionSettler, set_status
 from evbill.payments.station_settlement import StationSettlements
-from evbill.payments.tables import PaymentChargeRow, PaymentTokenBindingRow, SessionPaymentRow
+from evbill.payments.tables import PaymentTokenBindingRow, SessionPaymentRow
 from evbill.sessions.commands import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -89,6 +87,7 @@ class SessionBilling:
         self.outbox = StationCommandOutbox(db)
         self.settlements = StationSettlements(db, payments.ctx.ledger, self.charges,
                                               clock=self.clock)
+        self.settler = SessionSettler(db, payments, self.charges, self.clock)
 
     def clock(self) -> datetime:
         return self.payments.ctx.clock()
@@ -276,90 +275,10 @@ class SessionBilling:
 
     # --- once rated ----------------------------------------------------------------------
     def _settle(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
-        if payment.status == "dunning":
-            return  # the dunning queue retries the capture
-        if payment.charged_gross is None:
-            self._charge_first(payment, cdr)
-        elif payment.cdr_revision != cdr.revision:
-            self._adjust(payment, cdr)
-
-    def _charge_first(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
-        reference = payment.reference if payment.mode == "adhoc" else cdr.id
-        charge = self.charges.charge(cdr.id, reference)
-        if payment.mode == "adhoc":
-            try:
-                outcome = self.payments.capture(charge)
-            except (PaymentStateError, HoldNotFound) as exc:
-                # The hold ended before the session did (swept or expired): bill the account.
-                log.warning("payments.capture_impossible reference=%s error=%s", reference, exc)
-                reference = f"{payment.reference}:account"
-                self.payments.post_to_account(payment.account, _renamed(charge, reference))
-                outcome = "posted"
-            if outcome == "dunning":
-                self._set_status(payment.reference, "dunning")
-                return
-        elif payment.mode == "wallet":
-            self.payments.pay_from_wallet(payment.account, charge)
-        else:
-            self.payments.post_to_account(payment.account, charge)
-        net, gross = self._charged(reference, charge.net.currency)
-        self._record(payment.reference, reference, net, gross, charge.net.currency, cdr.revision)
-
-    def _adjust(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
-        """A re-rating changed the price: refund the difference or charge it, never capture
-        a second time."""
-        assert payment.charged_gross is not None and payment.charged_net is not None
-        assert payment.charge_reference is not None
-        charge = self.charges.charge(cdr.id, payment.charge_reference)
-        old_net = Money(payment.charged_net, charge.net.currency)
-        old_gross = Money(payment.charged_gross, charge.net.currency)
-        diff = charge.gross - old_gross
-        key = f"{payment.reference}:rerate:{cdr.revision}"
-        if diff.amount < 0 and not old_gross.is_zero():
-            self.payments.refund(payment.charge_reference, -diff,
-                                 reason=f"re-rated (CDR revision {cdr.revision})",
-                                 actor="system", key=key)
-        elif diff.amount > 0 or (diff.amount < 0 and old_gross.is_zero()):
-            extra = _difference(charge, old_net, old_gross, key)
-            if payment.mode == "wallet":
-                self.payments.pay_from_wallet(payment.account, extra)
-            else:
-                self.payments.post_to_account(payment.account, extra)
-        with self.db.sessions() as s:
-            s.execute(update(SessionPaymentRow).where(
-                SessionPaymentRow.reference == payment.reference).values(
-                charged_net=charge.net.amount, charged_gross=charge.gross.amount,
-                cdr_revision=cdr.revision, adjustments=SessionPaymentRow.adjustments + 1,
-                updated_at=self.clock()))
-            s.commit()
-        log.info("payments.rerated reference=%s revision=%d difference=%s", payment.reference,
-                 cdr.revision, diff)
-
-    def _charged(self, reference: str, currency: str) -> tuple[Decimal, Decimal]:
-        with self.db.read_sessions() as r:
-            row = r.scalar(select(PaymentChargeRow).where(PaymentChargeRow.reference ==
-                                                          reference))
-        if row is None:  # a zero-cost session: the hold was voided, nothing charged
-            return Decimal(0), Decimal(0)
-        return row.net, row.gross
-
-    def _record(self, reference: str, charge_reference: str, net: Decimal, gross: Decimal,
-                currency: str, revision: int) -> None:
-        with self.db.sessions() as s:
-            s.execute(update(SessionPaymentRow).where(
-                SessionPaymentRow.reference == reference).values(
-                status="charged", charge_reference=charge_reference, charged_net=net,
-                charged_gross=gross, currency=currency, cdr_revision=revision,
-                updated_at=self.clock()))
-            s.commit()
-        log.info("payments.session_charged reference=%s gross=%s %s", reference, gross,
-                 currency)
+        self.settler.settle(payment, cdr)
 
     def _set_status(self, reference: str, status: str) -> None:
-        with self.db.sessions() as s:
-            s.execute(update(SessionPaymentRow).where(SessionPaymentRow.reference == reference)
-                      .values(status=status, updated_at=self.clock()))
-            s.commit()
+        set_status(self.db, reference, status, self.clock())
 
     # --- periodic ------------------------------------------------------------------------
     def sweep(self, now: datetime | None = None) -> SweepReport:
@@ -408,22 +327,3 @@ class SessionBilling:
 def _refused(status: AuthorizationStatus, result: AuthorizationResult,
              reason: str) -> AuthorizationResult:
     return AuthorizationResult(status, result.group_id, reason=reason)
-
-
-def _renamed(charge: SessionCharge, reference: str) -> SessionCharge:
-    return SessionCharge(reference, charge.operator, charge.net, charge.vat)
-
-
-def _difference(charge: SessionCharge, old_net: Money, old_gross: Money,
-                reference: str) -> SessionCharge:
-    """What a higher re-rated price adds: the net and VAT differences (one VAT line)."""
-    net = charge.net - old_net
-    vat_diff = (charge.gross - old_gross) - net
-    lines: tuple[VatLine, ...] = ()
-    if charge.vat:
-        first = charge.vat[0]
-        lines = (VatLine(first.country, first.rate, vat_diff),)
-    else:
-        net = net + vat_diff
-    return SessionCharge(reference, charge.operator, net, lines)
-
