@@ -12,6 +12,7 @@ step is keyed by the session, so repeats (re-sent stops, re-ratings, retries) ch
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -54,6 +55,7 @@ __all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
 _OPEN = {SessionState.PENDING.value, SessionState.CHARGING.value,
          SessionState.SUSPENDED.value, SessionState.PARKED.value}
 _MODES = ("adhoc", "wallet", "postpaid")
+_UNPAID_CACHE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ class SessionBilling:
         self.settlements = StationSettlements(db, payments.ctx.ledger, self.charges,
                                               clock=self.clock)
         self.settler = SessionSettler(db, payments, self.charges, self.clock)
+        #: Transactions seen started without a payment: their meter values skip the look-ups.
+        self._unpaid: dict[tuple[str, str], None] = {}
+        self._unpaid_lock = threading.Lock()
 
     def clock(self) -> datetime:
         return self.payments.ctx.clock()
@@ -181,6 +186,9 @@ class SessionBilling:
 
     # --- hooks: after each committed event ---------------------------------------------
     def after_event(self, station_id: str, transaction_id: str) -> None:
+        key = (station_id, transaction_id)
+        if key in self._unpaid:
+            return  # a started session payments has nothing to do with (no binding)
         with UnitOfWork(self.db, read_only=True) as uow:
             session = uow.sessions.by_transaction(station_id, transaction_id)
             if session is None:
@@ -189,11 +197,19 @@ class SessionBilling:
             uow.session.expunge_all()
         payment = self._payment_for(session)
         if payment is None:
+            if session.start_received:  # its token and answer are final now
+                self._remember_unpaid(key)
             return
         if session.state in _OPEN and payment.mode == "adhoc":
             self._watch_cost(session, payment)
         elif session.state == SessionState.RATED.value and cdr is not None:
             self._settle(payment, cdr)
+
+    def _remember_unpaid(self, key: tuple[str, str]) -> None:
+        with self._unpaid_lock:  # the gateway calls hooks from several threads
+            self._unpaid[key] = None
+            while len(self._unpaid) > _UNPAID_CACHE:
+                self._unpaid.pop(next(iter(self._unpaid)), None)
 
     def _payment_for(self, session: SessionRow) -> SessionPaymentRow | None:
         with self.db.read_sessions() as r:
