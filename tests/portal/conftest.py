@@ -20,8 +20,10 @@ def live(database_url: str, tmp_path: Path) -> Iterator[LivePortal]:
     assert portal.errors == []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    # Per test: Playwright's sync API runs an event loop on this thread while it is open,
+    # and the suite's asyncio tests need the thread free again afterwards.
     with sync_playwright() as p:
         chromium = p.chromium.launch(**launch_args())
         yield chromium
