@@ -56,30 +56,21 @@ def rate_cdr(tariff: Tariff, tz: str, cdr: Mapping[str, Any]) -> PricedCdr:
         raise RatingError(f"currency: CDR is in {currency!r}, tariff {tariff.id} in "
                           f"{tariff.currency!r}")
     raw = cdr.get("charging_periods")
-    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+    if not raw or (type(raw) is not list
+                   and (not isinstance(raw, Sequence) or isinstance(raw, str))):
         raise RatingError("charging_periods: at least one charging period is required")
-    segs, dimensions, session_start, (energy, charging, parking) = _segments(
-        raw, end, zone if ct.needs_local_cuts else None)
-    expired = session_start is None
+    segs, periods, session_start, (energy, charging, parking) = _segments(
+        raw, end, zone if ct.needs_local_cuts else None, tariff.id)
     check_validity(tariff, start if session_start is None else session_start)
     if ct.needs_elapsed and session_start is not None:  # only duration restrictions look
         for seg in segs:
             if not seg.reservation:
                 seg.elapsed_s = _elapsed(seg.start, session_start)
-    lines = price_lines(ct, segs, select(ct, segs, expired))
-    tid = tariff.id
-    return PricedCdr(
-        tariff=tariff, cdr_id=_opt_str(cdr.get("id")), start=start, end=end,
-        periods=tuple([PricedPeriod(seg.start, dims, tid)
-                       for seg, dims in zip(segs, dimensions, strict=True)]),
-        lines=tuple(lines), total_energy=energy / _THOUSAND,
-        total_time=(charging + parking) / _HOUR, total_parking_time=parking / _HOUR,
-        source=cdr,
-    )
-
-
-def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    lines = price_lines(ct, segs, select(ct, segs, session_start is None))
+    cdr_id = cdr.get("id")
+    return PricedCdr(tariff, cdr_id if isinstance(cdr_id, str) else None, start, end,
+                     tuple(periods), tuple(lines), energy / _THOUSAND,
+                     (charging + parking) / _HOUR, parking / _HOUR, cdr)
 
 
 def _elapsed(at: datetime, origin: datetime) -> Decimal | int:
@@ -88,15 +79,12 @@ def _elapsed(at: datetime, origin: datetime) -> Decimal | int:
     return whole + Decimal(delta.microseconds) / 1000000 if delta.microseconds else whole
 
 
-_Dims = tuple[tuple[str, Decimal], ...]
-
-
-def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None) -> tuple[
-        list[Segment], list[_Dims], datetime | None, tuple[Decimal, Decimal, Decimal]]:
-    """One segment per charging period (the hot loop of the CDR path: kept in one function);
-    also the start of charging and the session's energy, charging and parking totals."""
+def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None, tariff_id: str) -> tuple[
+        list[Segment], list[PricedPeriod], datetime | None, tuple[Decimal, Decimal, Decimal]]:
+    """One segment and one priced period per charging period; also the start of charging and
+    the session's energy, charging and parking totals. The CDR path's hot loop: one function."""
     segs: list[Segment] = []
-    dimensions: list[_Dims] = []
+    periods: list[PricedPeriod] = []
     energy_before = energy = charging = parking = ZERO
     session_start: datetime | None = None
     previous: datetime | None = None
@@ -140,8 +128,8 @@ def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None) -> tuple
             charging += seg.charging_s
             parking += seg.parking_s
         segs.append(seg)
-        dimensions.append(tuple(pairs))
-    return segs, dimensions, session_start, (energy, charging, parking)
+        periods.append(PricedPeriod(start, tuple(pairs), tariff_id))
+    return segs, periods, session_start, (energy, charging, parking)
 
 
 def _dimension(dim: object, i: int, j: int) -> tuple[str, int, Decimal]:

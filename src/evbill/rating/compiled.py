@@ -139,11 +139,14 @@ class Candidate:
     line kind, unit and the FLAT line (shared: lines are immutable) are fixed at compile time.
     """
 
-    __slots__ = ("component", "component_index", "element", "flat_line", "kind", "unit")
+    __slots__ = ("component", "component_index", "element", "flat_line", "kind", "price", "step",
+                 "unit", "vat")
 
     def __init__(self, element: CompiledElement, component_index: int,
                  component: PriceComponent, currency: str) -> None:
         self.element, self.component_index, self.component = element, component_index, component
+        self.price, self.vat = component.price, component.vat
+        self.step = Decimal(component.step_size)  # exact; > 0 means round up to it
         reserved = element.reservation is not None
         self.kind = _KINDS[component.type, reserved]
         self.unit = _THOUSAND if component.type is TariffDimensionType.ENERGY else _HOUR

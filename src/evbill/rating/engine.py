@@ -165,7 +165,7 @@ def _kind_order(line: PricedLine) -> int:
 def _step_extra(tail: Candidate, measured: dict[Candidate, Decimal],
                 extra: dict[Candidate, Decimal]) -> None:
     """The quantity the family of `tail` (its line kind) bills above its session total."""
-    step = tail.component.step_size
+    step = tail.step
     if step <= 0:
         return
     kind = tail.kind
@@ -181,17 +181,14 @@ def _step_extra(tail: Candidate, measured: dict[Candidate, Decimal],
         extra[tail] = billed - total
 
 
-def _vat(amount: Decimal, vat: Decimal | None) -> Decimal:
-    return amount if vat is None else amount + amount * vat / _HUNDRED
-
-
 def _volume_line(cand: Candidate, measured: Decimal, extra: Decimal | None,
                  currency: str) -> PricedLine:
-    c, unit = cand.component, cand.unit
+    unit, price, vat = cand.unit, cand.price, cand.vat
     billed = measured + (ZERO if extra is None else extra)
-    amount = billed * c.price / unit
-    return PricedLine(cand.kind, billed / unit, measured / unit, c.price, c.vat, amount,
-                      _vat(amount, c.vat), currency, cand.element.index, c.step_size)
+    amount = billed * price / unit
+    return PricedLine(cand.kind, billed / unit, measured / unit, price, vat, amount,
+                      amount if vat is None else amount + amount * vat / _HUNDRED, currency,
+                      cand.element.index, cand.component.step_size)
 
 
 def _bounds(lines: list[PricedLine], low: TariffPrice | None, high: TariffPrice | None,
