@@ -32,7 +32,13 @@ from ocpp.routing import on as _ocpp_on
 from websockets.exceptions import ConnectionClosed
 
 from evbill.ocpp import errors
-from evbill.sessions.commands import IdToken, SessionCommands
+from evbill.ocpp.batching import MeterValuesBatcher
+from evbill.sessions.commands import (
+    IdToken,
+    RecordMeterValues,
+    SessionCommands,
+    TransactionEventRecorded,
+)
 
 __all__ = [
     "DataTransferHandler",
@@ -86,13 +92,22 @@ class ServiceBridge:
         service: SessionCommands,
         executor: Executor,
         clock: Callable[[], datetime] | None = None,
+        *,
+        max_batch: int = 500,
     ) -> None:
         self.service = service
         self._executor = executor
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.meter_values_batcher = MeterValuesBatcher.for_service(
+            service, executor, max_batch=max_batch
+        )
 
     def now(self) -> datetime:
         return self._clock()
+
+    async def meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
+        """Record `cmd` through group commit; returns once ITS samples are committed."""
+        return await self.meter_values_batcher.submit(cmd)
 
     async def run(self, fn: Callable[[T], R], arg: T) -> R:
         """Call `fn(arg)` in the pool; returns once the service has committed."""

@@ -71,6 +71,7 @@ class GatewayConfig:
     ping_interval_s: float | None = 60.0
     ping_timeout_s: float | None = 60.0
     service_workers: int = 8
+    meter_values_batch: int = 500  # group commit: most MeterValues written per transaction
     validate_answers: bool = False  # schema-check our own answers too (tests, debugging)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -134,7 +135,8 @@ class Gateway:
     ) -> None:
         self.config = config
         self._executor = ThreadPoolExecutor(config.service_workers, thread_name_prefix="evbill-svc")
-        self._bridge = ServiceBridge(service, self._executor, clock)
+        self._bridge = ServiceBridge(service, self._executor, clock,
+                                     max_batch=config.meter_values_batch)  # fmt: skip
         self._auth = StationAuthenticator(
             credentials or StaticCredentials(), config.security_profile
         )
@@ -196,6 +198,7 @@ class Gateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self._bridge.meter_values_batcher.drain()
         self._executor.shutdown(wait=True)
         log.info("ocpp.stopped")
 

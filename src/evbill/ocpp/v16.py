@@ -172,7 +172,7 @@ class V16Station(StationConnection):
             transaction_id=None if transaction_id is None else str(transaction_id),
             readings=values,
         )
-        await self.bridge.run(self.service.meter_values, cmd)
+        await self.bridge.meter_values(cmd)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

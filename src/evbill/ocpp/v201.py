@@ -158,7 +158,7 @@ class V201Station(StationConnection):
             seq_no=seq_no,
             trigger_reason=trigger_reason,
         )
-        recorded = await self.bridge.run(self.service.meter_values, cmd)
+        recorded = await self.bridge.meter_values(cmd)
         info = await self._authorize(kw["id_token"]) if kw.get("id_token") else None
         cost = recorded.total_cost
         return self._call_result.TransactionEvent(
@@ -227,7 +227,7 @@ class V201Station(StationConnection):
             transaction_id=None,
             readings=readings(meter_value, "meterValue"),
         )
-        await self.bridge.run(self.service.meter_values, cmd)
+        await self.bridge.meter_values(cmd)
         return self._call_result.MeterValues()
 
     @on("DataTransfer")

@@ -9,7 +9,7 @@ commits, and then reads the stored answer. Nothing is answered before it is comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from evbill.config import Settings, get_settings
 from evbill.sessions import codec
+from evbill.sessions.batch import BatchOutcome, record_meter_values_batch
 from evbill.sessions.commands import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -243,6 +244,14 @@ class SessionService:
         )  # fmt: skip
         notify_event(self._hooks, cmd.station_id, answer.transaction_id)
         return answer
+
+    def meter_values_batch(self, cmds: Sequence[RecordMeterValues]) -> list[BatchOutcome]:
+        """`meter_values` for many commands in one transaction (group commit, see
+        `evbill.sessions.batch`): one outcome per command, in order, each committed."""
+        return record_meter_values_batch(
+            self._db, cmds, self._clock, self.meter_values,
+            lambda cmd, answer: notify_event(self._hooks, cmd.station_id, answer.transaction_id),
+        )  # fmt: skip
 
     def stop(self, cmd: StopSession) -> StopResult:
         answer = self._once(
