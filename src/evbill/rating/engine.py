@@ -89,10 +89,12 @@ def merge(segs: list[Segment], choices: list[Choice]) -> tuple[list[Segment], li
             prev.charging_s += seg.charging_s
             prev.parking_s += seg.parking_s
             prev.reservation_s += seg.reservation_s
-            prev.power_min_kw = _lower(prev.power_min_kw, seg.power_min_kw)
-            prev.power_max_kw = _upper(prev.power_max_kw, seg.power_max_kw)
-            prev.current_min = _lower(prev.current_min, seg.current_min)
-            prev.current_max = _upper(prev.current_max, seg.current_max)
+            if prev.power_min_kw != seg.power_min_kw or prev.power_max_kw != seg.power_max_kw:
+                prev.power_min_kw = _lower(prev.power_min_kw, seg.power_min_kw)
+                prev.power_max_kw = _upper(prev.power_max_kw, seg.power_max_kw)
+            if prev.current_min != seg.current_min or prev.current_max != seg.current_max:
+                prev.current_min = _lower(prev.current_min, seg.current_min)
+                prev.current_max = _upper(prev.current_max, seg.current_max)
         else:
             out_s.append(seg)
             out_c.append(choice)

@@ -64,23 +64,30 @@ def rate_timeline(tariff: Tariff, tz: str, samples: Sequence[MeterSample], *,
 def _validate(samples: Sequence[MeterSample]) -> None:
     if len(samples) < 2:
         raise RatingError("samples: a timeline needs at least two samples (start and end)")
+    previous: MeterSample | None = None
     for i, s in enumerate(samples):
         if s.at.tzinfo is None or s.at.utcoffset() is None:
             raise RatingError(f"samples[{i}].at: must be timezone-aware")
-        for name in ("energy_wh", "power_w", "current_a"):
-            value = getattr(s, name)
-            if value is None and name != "energy_wh":
+        for name, value, required in (("energy_wh", s.energy_wh, True),
+                                      ("power_w", s.power_w, False),
+                                      ("current_a", s.current_a, False)):
+            if value is None and not required:
                 continue
             if not isinstance(value, Decimal) or not value.is_finite():
                 raise RatingError(f"samples[{i}].{name}: {value!r} is not a finite Decimal")
-        if i and s.at <= samples[i - 1].at:
-            raise RatingError(f"samples[{i}].at: not after the previous sample")
-        if i and s.energy_wh < samples[i - 1].energy_wh:
-            raise RatingError(f"samples[{i}].energy_wh: the energy register went backwards")
+        if previous is not None:
+            if s.at <= previous.at:
+                raise RatingError(f"samples[{i}].at: not after the previous sample")
+            if s.energy_wh < previous.energy_wh:
+                raise RatingError(f"samples[{i}].energy_wh: the energy register went backwards")
+        previous = s
+
+
+_US: Final = timedelta(microseconds=1)
 
 
 def _offset(at: datetime, origin: datetime) -> Decimal:
-    return Decimal((at - origin) // timedelta(microseconds=1)) / _MICRO
+    return Decimal((at - origin) // _US) / _MICRO
 
 
 class _Builder:
@@ -91,6 +98,7 @@ class _Builder:
         self.ct, self.zone, self.samples, self.origin = ct, zone, samples, origin
         cuts = local_cuts(zone, samples[0].at, samples[-1].at, ct.day_boundaries)
         self.local_offsets = [_offset(c, origin) for c in cuts]
+        self.offsets = [_offset(sample.at, origin) for sample in samples]
         self.base_wh = samples[0].energy_wh
 
     def reservation(self, end: int) -> list[Segment]:
@@ -100,7 +108,7 @@ class _Builder:
             if b.energy_wh != a.energy_wh:
                 raise RatingError(f"samples[{i + 1}].energy_wh: energy flowed during the "
                                   "reservation (before the first charging sample)")
-            s_a, s_b = _offset(a.at, self.origin), _offset(b.at, self.origin)
+            s_a, s_b = self.offsets[i], self.offsets[i + 1]
             points = [s_a, *self._inside(self.local_offsets, s_a, s_b), s_b]
             for p, q in pairwise(points):
                 start = self._instant(p)
@@ -112,7 +120,7 @@ class _Builder:
         segs: list[Segment] = []
         base = self.samples[begin].energy_wh if begin < len(self.samples) else self.base_wh
         for i in range(begin, len(self.samples) - 1):
-            segs += self._interval(self.samples[i], self.samples[i + 1], base)
+            segs += self._interval(i, base)
         return segs
 
     @staticmethod
@@ -129,10 +137,23 @@ class _Builder:
         micros = int((offset * _MICRO).to_integral_value(ROUND_FLOOR))
         return self.origin + timedelta(microseconds=micros)
 
-    def _interval(self, a: MeterSample, b: MeterSample, base: Decimal) -> list[Segment]:
-        s_a, s_b = _offset(a.at, self.origin), _offset(b.at, self.origin)
+    def _interval(self, i: int, base: Decimal) -> list[Segment]:
+        a, b = self.samples[i], self.samples[i + 1]
+        s_a, s_b = self.offsets[i], self.offsets[i + 1]
         e_a, e_b = a.energy_wh - base, b.energy_wh - base
         span, rise = s_b - s_a, e_b - e_a
+        ct, local = self.ct, self.local_offsets
+        k = bisect_right(local, s_a) if local else 0
+        if not (k < len(local) and local[k] < s_b) and \
+                not (rise > 0 and any(e_a < wh < e_b for wh in ct.energy_cuts_wh)) and \
+                not any(s_a < d < s_b for d in ct.duration_cuts):
+            # nothing can change inside the interval (the usual case): one segment
+            start = self.origin + (a.at - self.origin)  # = _instant(s_a), in origin's zone
+            power = a.power_w / _THOUSAND if a.power_w is not None else \
+                rise / span * _KW_PER_WH_S
+            return [Segment(start, local_fields(start, self.zone), s_a, e_a, rise,
+                            span if a.charging else ZERO, ZERO if a.charging else span, ZERO,
+                            False, (power, power), (a.current_a, a.current_a))]
         exact: dict[Decimal, Decimal] = {}  # offset → energy, where the energy is a threshold
         if rise > 0:
             for wh in self.ct.energy_cuts_wh:
