@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from evbill.money import Money, minor_unit
 
@@ -77,7 +77,20 @@ _UNITS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+# The three result types below are frozen slots dataclasses whose `__init__` is written out to
+# store each field through its slot descriptor (`_setters`): the generated frozen `__init__`
+# goes through `object.__setattr__` per field, several times slower, and every priced session
+# builds a PricedCdr, a PricedPeriod per period and a PricedLine per line. Same fields, same
+# defaults, no checks skipped (the generated one has none either).
+_Setter = Callable[[object, Any], None]
+
+
+def _setters(cls: type) -> tuple[_Setter, ...]:
+    """The slot setters of a dataclass, in field order (the order its `__init__` takes)."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class PricedLine:
     """One invoice line: billed quantity × unit price (excl. VAT), VAT rate, exact amounts.
 
@@ -97,6 +110,22 @@ class PricedLine:
     element_index: int | None = None
     step_size: int | None = None
 
+    def __init__(self, kind: LineKind, quantity: Decimal, measured: Decimal,
+                 unit_price: Decimal, vat: Decimal | None, amount_excl_vat: Decimal,
+                 amount_incl_vat: Decimal, currency: str, element_index: int | None = None,
+                 step_size: int | None = None) -> None:
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _LINE_SET
+        s0(self, kind)
+        s1(self, quantity)
+        s2(self, measured)
+        s3(self, unit_price)
+        s4(self, vat)
+        s5(self, amount_excl_vat)
+        s6(self, amount_incl_vat)
+        s7(self, currency)
+        s8(self, element_index)
+        s9(self, step_size)
+
     @property
     def unit(self) -> str:
         return _UNITS.get(self.kind, "session")
@@ -111,7 +140,7 @@ class PricedLine:
         return self.amount.round_to_minor()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PricedPeriod:
     """One OCPI ChargingPeriod: start, dimensions (type → volume), the tariff that priced it."""
 
@@ -119,8 +148,15 @@ class PricedPeriod:
     dimensions: tuple[tuple[str, Decimal], ...]
     tariff_id: str
 
+    def __init__(self, start: datetime, dimensions: tuple[tuple[str, Decimal], ...],
+                 tariff_id: str) -> None:
+        s0, s1, s2 = _PERIOD_SET
+        s0(self, start)
+        s1(self, dimensions)
+        s2(self, tariff_id)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class PricedCdr:
     """A priced session. Amounts are exact; `to_ocpi()` rounds to 4 decimals as peers exchange."""
 
@@ -134,6 +170,22 @@ class PricedCdr:
     total_time: Decimal  # h, charging + parking (reservation time excluded)
     total_parking_time: Decimal  # h
     source: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, tariff: Tariff, cdr_id: str | None, start: datetime, end: datetime,
+                 periods: tuple[PricedPeriod, ...], lines: tuple[PricedLine, ...],
+                 total_energy: Decimal, total_time: Decimal, total_parking_time: Decimal,
+                 source: Mapping[str, Any] | None = None) -> None:
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _CDR_SET
+        s0(self, tariff)
+        s1(self, cdr_id)
+        s2(self, start)
+        s3(self, end)
+        s4(self, periods)
+        s5(self, lines)
+        s6(self, total_energy)
+        s7(self, total_time)
+        s8(self, total_parking_time)
+        s9(self, source)
 
     @property
     def currency(self) -> str:
@@ -190,3 +242,6 @@ class PricedCdr:
 
 
 _ALL = frozenset(LineKind)
+_LINE_SET: Final = _setters(PricedLine)
+_PERIOD_SET: Final = _setters(PricedPeriod)
+_CDR_SET: Final = _setters(PricedCdr)
