@@ -309,6 +309,9 @@ class Result:
     p50_ms: float
     p99_ms: float
     connect_s: float
+    log_errors: int = 0  # server log lines at ERROR or with a traceback (should be 0)
+    acked: int = 0  # MeterValues answered with a CallResult
+    stored: int | None = None  # periodic samples found in the database afterwards (evbill)
 
 
 def run_target(name: str, url: str, args: argparse.Namespace, ids: list[str]) -> Result:
@@ -340,7 +343,7 @@ def run_target(name: str, url: str, args: argparse.Namespace, ids: list[str]) ->
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
     return Result(name, len(ids), connected, sum(d[1] for d in done),
                   sum(d[3] for d in done) / args.duration, sum(d[4] for d in done), p50, p99,
-                  connect_s)
+                  connect_s, acked=sum(d[3] for d in done))
 
 
 def print_results(results: list[Result], args: argparse.Namespace) -> None:
@@ -354,6 +357,13 @@ def print_results(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         print(f"{r.target:<18}{r.connected:>10}{r.held:>7}{r.acked_per_s:>13.0f}{r.errors:>8}"
               f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.connect_s:>11.1f}")
+    for r in results:
+        if r.log_errors:
+            print(f"{r.target}: {r.log_errors} error line(s) in the server log")
+        if r.stored is not None:
+            verdict = "every acknowledged message is stored" if r.stored >= r.acked else "LOST"
+            print(f"{r.target}: {r.stored} samples stored for {r.acked} acknowledged "
+                  f"MeterValues: {verdict}")
     bare = next((r for r in results if r.target == "bare"), None)
     if args.rate > 0:
         print("(rate-limited run: throughput is the offered rate; use --rate 0 for ceilings)")
@@ -361,6 +371,31 @@ def print_results(results: list[Result], args: argparse.Namespace) -> None:
         for r in results:
             if r is not bare:
                 print(f"{r.target}: {r.acked_per_s / bare.acked_per_s:.0%} of the bare ceiling")
+
+
+def stored_samples(database_url: str, prefix: str) -> int:
+    """Periodic samples stored for this run's stations (one per acknowledged MeterValues)."""
+    from sqlalchemy import func, select
+
+    from evbill.store.database import Database
+    from evbill.store.tables import MeterSampleRow
+
+    db = Database.open(database_url)
+    try:
+        with db.read_sessions() as s:
+            return int(s.scalar(select(func.count()).select_from(MeterSampleRow).where(
+                MeterSampleRow.station_id.startswith(prefix),
+                MeterSampleRow.context == "Sample.Periodic")) or 0)
+    finally:
+        db.dispose()
+
+
+def log_errors(path: Path) -> int:
+    """Lines of the server's log that report an error or a traceback."""
+    if not path.exists():
+        return 0
+    text = path.read_text(errors="replace")
+    return sum(1 for line in text.splitlines() if "ERROR" in line or "Traceback" in line)
 
 
 def main() -> None:
@@ -399,6 +434,9 @@ def main() -> None:
                                           args, ids))
             finally:
                 server.stop()
+            results[-1].log_errors = log_errors(server.log)
+            if db_url:
+                results[-1].stored = stored_samples(db_url, f"LOAD{run_id}-")
     print_results(results, args)
 
 

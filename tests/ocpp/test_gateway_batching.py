@@ -31,6 +31,16 @@ class Recorder:
         self.singles: list[str] = []
         self.gate = gate
         self.fail_batches = False
+        self.notified: list[str] = []
+        self.fail_hooks = False
+
+    def notify_meter_values(
+        self, cmds: Sequence[RecordMeterValues], outcomes: Sequence[object]
+    ) -> None:
+        self.notified.extend(c.station_id for c, o in zip(cmds, outcomes, strict=True)
+                             if isinstance(o, TransactionEventRecorded))  # fmt: skip
+        if self.fail_hooks:
+            raise RuntimeError("a hook failed")
 
     def meter_values(self, c: RecordMeterValues) -> TransactionEventRecorded:
         self.singles.append(c.station_id)
@@ -39,8 +49,9 @@ class Recorder:
         return TransactionEventRecorded(c.transaction_id or "")
 
     def meter_values_batch(
-        self, cmds: Sequence[RecordMeterValues]
+        self, cmds: Sequence[RecordMeterValues], *, notify: bool = True
     ) -> list[TransactionEventRecorded | Exception]:
+        assert notify is False  # the gateway runs the hooks itself, off the writer
         if self.gate is not None:
             self.gate.wait(5)  # hold the first batch so that the next ones gather
         self.batches.append([c.station_id for c in cmds])
@@ -131,3 +142,17 @@ async def test_a_service_without_batches_is_called_one_by_one(
 def test_max_batch_must_be_positive(executor: ThreadPoolExecutor) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         MeterValuesBatcher(Recorder().meter_values, executor, max_batch=0)
+
+
+async def test_hooks_run_before_the_answers_and_a_failing_hook_costs_none(
+    executor: ThreadPoolExecutor,
+) -> None:
+    service = Recorder()
+    batcher = MeterValuesBatcher.for_service(service, executor)
+    results = await asyncio.gather(*(batcher.submit(cmd(n)) for n in (12, 13, 14)),
+                                   return_exceptions=True)  # fmt: skip
+    assert service.notified == ["CS-12", "CS-14"]  # committed ones only, before answering
+    service.fail_hooks = True
+    again = await batcher.submit(cmd(15))
+    assert again.transaction_id == "15" and service.notified[-1] == "CS-15"
+    assert isinstance(results[1], ValueError)

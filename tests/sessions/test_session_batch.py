@@ -22,6 +22,7 @@ from evbill.sessions.commands import (
     TransactionEventRecorded,
 )
 from evbill.sessions.fastlane import fast_candidates
+from evbill.sessions.hooks import NoHooks
 from evbill.sessions.lookup import UnknownStation
 from evbill.sessions.service import SessionService
 from evbill.store import Database
@@ -225,14 +226,38 @@ def test_a_key_taken_by_a_twin_is_answered_from_the_twin(
     service.meter_values(cmd)  # the twin, committed; the lookup below will not see it
     monkeypatch.setattr(fastlane, "_stored_answers", lambda *_: {})
     retried: list[RecordMeterValues] = []
-    real_single = service.meter_values
+    real_single = service._record_meter_values
 
     def single(c: RecordMeterValues) -> TransactionEventRecorded:
         retried.append(c)
         return real_single(c)
 
-    monkeypatch.setattr(service, "meter_values", single)
+    monkeypatch.setattr(service, "_record_meter_values", single)
     assert service.meter_values_batch([cmd, other]) == [TransactionEventRecorded(tx)] * 2
     assert retried == [cmd]
     assert [s[1] for s in _samples(db)] == [at(0), at(10), at(20)]
     assert len(_keys(db)) == 2
+
+
+class _Seen(NoHooks):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def after_event(self, station_id: str, transaction_id: str) -> None:
+        self.events.append((station_id, transaction_id))
+
+
+def test_hooks_hear_of_each_committed_command_once(
+    db: Database, settings: Any, clock: Any, station: str
+) -> None:
+    hooks = _Seen()
+    service = SessionService(db, settings, clock=clock, hooks=hooks)
+    tx = service.start(start_cmd()).transaction_id
+    stranger = RecordMeterValues("CS-UNKNOWN", 1, "77", (energy(5, "1"),))
+    cmds = [mv(tx, energy(10, "102")), stranger, mv(tx, energy(20, "104"))]
+    quiet = service.meter_values_batch(cmds, notify=False)
+    assert hooks.events == [(STATION, tx)]  # the start only
+    service.notify_meter_values(cmds, quiet)
+    assert hooks.events == [(STATION, tx)] * 3
+    service.meter_values_batch(cmds)  # repeats: answered again, and told again like singles
+    assert hooks.events == [(STATION, tx)] * 5

@@ -6,6 +6,10 @@ drain task takes everything queued (up to `max_batch`), hands it to the service'
 future with that command's outcome only after the COMMIT. While a batch is being written
 the next one gathers, so batches grow with the load and no timer adds latency when idle.
 
+The service's hooks (`notify_meter_values`, e.g. payments watching the running cost) run
+after the COMMIT and before the answers, like `meter_values` does, but on another pool
+thread: the writer is already writing the next batch meanwhile.
+
 A service without `meter_values_batch` (or a batch call that fails as a whole) falls back
 to `meter_values` per command, so one bad neighbour never costs a station its answer.
 """
@@ -13,6 +17,7 @@ to `meter_values` per command, so one bad neighbour never costs a station its an
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -31,9 +36,15 @@ _Pending = tuple[RecordMeterValues, "asyncio.Future[TransactionEventRecorded]"]
 class BatchingService(Protocol):
     """A session service that can record many MeterValues in one transaction."""
 
+    def meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded: ...
+
     def meter_values_batch(
-        self, cmds: Sequence[RecordMeterValues]
+        self, cmds: Sequence[RecordMeterValues], *, notify: bool = True
     ) -> Sequence[TransactionEventRecorded | Exception]: ...
+
+    def notify_meter_values(
+        self, cmds: Sequence[RecordMeterValues], outcomes: Sequence[Any]
+    ) -> None: ...
 
 
 class MeterValuesBatcher:
@@ -45,12 +56,15 @@ class MeterValuesBatcher:
         executor: Executor,
         *,
         batch: Callable[[Sequence[RecordMeterValues]], Sequence[Any]] | None = None,
+        notify: Callable[[Sequence[RecordMeterValues], Sequence[Any]], None] | None = None,
         max_batch: int = 500,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch: must be at least 1, got {max_batch}")
         self._single = single
         self._batch = batch
+        self._notify = notify
+        self._finishing: set[asyncio.Task[None]] = set()
         self._executor = executor
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
@@ -61,8 +75,11 @@ class MeterValuesBatcher:
     def for_service(
         cls, service: Any, executor: Executor, *, max_batch: int = 500
     ) -> MeterValuesBatcher:
-        batch = service.meter_values_batch if isinstance(service, BatchingService) else None
-        return cls(service.meter_values, executor, batch=batch, max_batch=max_batch)
+        if not isinstance(service, BatchingService):
+            return cls(service.meter_values, executor, max_batch=max_batch)
+        batch = functools.partial(service.meter_values_batch, notify=False)
+        return cls(service.meter_values, executor, batch=batch,
+                   notify=service.notify_meter_values, max_batch=max_batch)  # fmt: skip
 
     async def submit(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
         loop = asyncio.get_running_loop()
@@ -94,8 +111,30 @@ class MeterValuesBatcher:
             outcomes = await asyncio.gather(
                 *(loop.run_in_executor(self._executor, self._single, cmd) for cmd in cmds),
                 return_exceptions=True,
-            )
+            )  # `meter_values` has told the hooks itself
+            self._resolve(taken, outcomes)
+            return
         self.batches += 1
+        if self._notify is None:
+            self._resolve(taken, outcomes)
+            return
+        task = loop.create_task(self._notify_then_resolve(taken, cmds, outcomes))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _notify_then_resolve(
+        self, taken: list[_Pending], cmds: list[RecordMeterValues], outcomes: Sequence[Any]
+    ) -> None:
+        assert self._notify is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._notify, cmds, outcomes)
+        except Exception:  # committed already: a failing hook must not cost the answers
+            log.exception("ocpp.batch_hooks_failed size=%d", len(cmds))
+        self._resolve(taken, outcomes)
+
+    @staticmethod
+    def _resolve(taken: list[_Pending], outcomes: Sequence[Any]) -> None:
         for (_, future), outcome in zip(taken, outcomes, strict=True):
             if future.done():
                 continue
@@ -108,3 +147,5 @@ class MeterValuesBatcher:
         """Wait until everything submitted so far is written (gateway shutdown)."""
         while self._drain_task is not None and not self._drain_task.done():
             await asyncio.shield(self._drain_task)
+        while self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)

@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 BatchOutcome = TransactionEventRecorded | Exception
 #: The retry of a single command outside the batch (`SessionService.meter_values`).
 SingleRecorder = Callable[[RecordMeterValues], TransactionEventRecorded]
-#: Called after the COMMIT for each command the batch itself answered (not the retried ones).
-AfterCommit = Callable[[RecordMeterValues, TransactionEventRecorded], None]
 
 _RACES = (IntegrityError, OperationalError)
 
@@ -83,7 +81,6 @@ def record_meter_values_batch(
     cmds: Sequence[RecordMeterValues],
     clock: Callable[[], datetime],
     single: SingleRecorder,
-    after_commit: AfterCommit | None = None,
 ) -> list[BatchOutcome]:
     """Apply `cmds` in order in one transaction; return one outcome per command, in order.
 
@@ -115,10 +112,6 @@ def record_meter_values_batch(
         # The COMMIT (or the transaction itself) failed: nothing of this batch is stored.
         log.warning("session.batch_failed size=%d error=%s", len(cmds), exc.__class__.__name__)
         outcomes, again = [None] * len(cmds), list(range(len(cmds)))
-    if after_commit is not None:
-        for cmd, outcome in zip(cmds, outcomes, strict=True):
-            if isinstance(outcome, TransactionEventRecorded):
-                after_commit(cmd, outcome)
     for index in again:
         outcomes[index] = _run_single(single, cmds[index])
     log.debug("session.batch_committed size=%d retried=%d", len(cmds), len(again))

@@ -72,10 +72,6 @@ def fast_candidates(cmds: Sequence[RecordMeterValues]) -> tuple[list[int], list[
     return candidates, slow
 
 
-def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
-
-
 def _insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -136,17 +132,16 @@ def _sample_rows(cmd: RecordMeterValues, session_id: int, now: datetime) -> list
 
 
 def _claim(session: Session, claims: list[dict[str, Any]]) -> set[str]:
-    """Insert the dedup keys with their answers; return the keys this transaction got."""
-    got: set[str] = set()
-    for chunk in _chunks(claims):
-        stmt = (
-            _insert(session, _commands)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(_commands.c.key)
-        )
-        got.update(session.execute(stmt).scalars())
-    return got
+    """Insert the dedup keys with their answers; return the keys this transaction got.
+
+    One cached statement, executed for many rows (SQLAlchemy sends them as multi-row
+    INSERTs: "insertmanyvalues"), so nothing is compiled per batch."""
+    stmt = (
+        _insert(session, _commands)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(_commands.c.key)
+    )
+    return set(session.connection().execute(stmt, claims).scalars())
 
 
 def run_fast_lane(
@@ -201,10 +196,11 @@ def _write(
         samples.extend(_sample_rows(cmds[index], row.id, now))
         touched.append({"sid": row.id, "new_state": state, "new_seq": seq, "now": now})
         lane.answered[index] = answers[index]
-    for chunk in _chunks(samples):
-        stmt = _insert(session, _samples).values(chunk)
-        session.execute(stmt.on_conflict_do_nothing(
-            index_elements=["session_id", "at", "context"]))  # fmt: skip
+    if samples:
+        stmt = _insert(session, _samples).on_conflict_do_nothing(
+            index_elements=["session_id", "at", "context"]
+        )
+        session.connection().execute(stmt, samples)
     if touched:
         c = _sessions.c
         stmt = (

@@ -237,21 +237,37 @@ class SessionService:
         return None if checked.status is AuthorizationStatus.ACCEPTED else checked
 
     def meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
-        answer = self._once(
+        answer = self._record_meter_values(cmd)
+        notify_event(self._hooks, cmd.station_id, answer.transaction_id)
+        return answer
+
+    def _record_meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
+        return self._once(
             cmd.dedup_key, "meter_values", cmd.station_id,
             lambda uow, now: apply_meter_values(uow, cmd, now),
             codec.encode_event, codec.decode_event,
         )  # fmt: skip
-        notify_event(self._hooks, cmd.station_id, answer.transaction_id)
-        return answer
 
-    def meter_values_batch(self, cmds: Sequence[RecordMeterValues]) -> list[BatchOutcome]:
+    def meter_values_batch(
+        self, cmds: Sequence[RecordMeterValues], *, notify: bool = True
+    ) -> list[BatchOutcome]:
         """`meter_values` for many commands in one transaction (group commit, see
-        `evbill.sessions.batch`): one outcome per command, in order, each committed."""
-        return record_meter_values_batch(
-            self._db, cmds, self._clock, self.meter_values,
-            lambda cmd, answer: notify_event(self._hooks, cmd.station_id, answer.transaction_id),
-        )  # fmt: skip
+        `evbill.sessions.batch`): one outcome per command, in order, each committed.
+        `notify=False` leaves the hooks to `notify_meter_values` (the gateway runs them
+        while the next batch is written)."""
+        outcomes = record_meter_values_batch(self._db, cmds, self._clock,
+                                             self._record_meter_values)  # fmt: skip
+        if notify:
+            self.notify_meter_values(cmds, outcomes)
+        return outcomes
+
+    def notify_meter_values(
+        self, cmds: Sequence[RecordMeterValues], outcomes: Sequence[BatchOutcome]
+    ) -> None:
+        """Tell the hooks about each committed command of a batch (as `meter_values` does)."""
+        for cmd, outcome in zip(cmds, outcomes, strict=True):
+            if isinstance(outcome, TransactionEventRecorded):
+                notify_event(self._hooks, cmd.station_id, outcome.transaction_id)
 
     def stop(self, cmd: StopSession) -> StopResult:
         answer = self._once(
