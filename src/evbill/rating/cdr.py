@@ -92,11 +92,10 @@ def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None, tariff_i
     for i, period in enumerate(raw):
         if type(period) is not dict and not isinstance(period, Mapping):
             raise RatingError(f"charging_periods[{i}]: expected an object")
-        text: Any = period.get("start_date_time")
         try:
-            start = fromiso(text)
-        except (TypeError, ValueError):
-            start = _dt(text, f"charging_periods[{i}].start_date_time")
+            start = fromiso(period["start_date_time"])
+        except (KeyError, TypeError, ValueError):
+            start = _dt(period.get("start_date_time"), f"charging_periods[{i}].start_date_time")
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
         if (previous is not None and start < previous) or start > end:
@@ -119,15 +118,32 @@ def _segments(raw: Sequence[Any], end: datetime, zone: ZoneInfo | None, tariff_i
                 kind, slot, value = _dimension(dim, i, len(pairs))
             values[slot] = value
             pairs.append((kind, value))
-        seg = _segment(values, i, start, zone, energy_before)
-        energy_before += seg.energy_wh
-        if not seg.reservation:
+        e, t, pk, r, p_low, p_mid, p_high, c_low, c_mid, c_high, _ = values
+        energy_wh = ZERO if e is None else e * _THOUSAND
+        charging_s = ZERO if t is None else t * _HOUR
+        parking_s = ZERO if pk is None else pk * _HOUR
+        if not r:  # a charging or parking period (RESERVATION_TIME absent or 0)
+            if energy_wh < 0 or charging_s < 0 or parking_s < 0:
+                _refuse(i, negative=True)
+            if energy_wh or charging_s:
+                power = (p_low, p_high) if p_low is not None and p_high is not None else \
+                    _band(p_low, p_mid, p_high)
+                current = (c_low, c_high) if c_low is not None and c_high is not None else \
+                    _band(c_low, c_mid, c_high)
+            else:  # parked: no power flows unless the partner says so
+                power, current = _parked(_band(p_low, p_mid, p_high)), \
+                    _parked(_band(c_low, c_mid, c_high))
             if session_start is None:
                 session_start = start
-            energy += seg.energy_wh
-            charging += seg.charging_s
-            parking += seg.parking_s
-        segs.append(seg)
+            energy += energy_wh
+            charging += charging_s
+            parking += parking_s
+            segs.append(Segment(start, _NO_LOCAL if zone is None else local_fields(start, zone),
+                                0, energy_before, energy_wh, charging_s, parking_s, ZERO, False,
+                                power, current, i))
+        else:
+            segs.append(_reservation(values, i, start, zone, energy_before))
+        energy_before += energy_wh
         periods.append(PricedPeriod(start, tuple(pairs), tariff_id))
     return segs, periods, session_start, (energy, charging, parking)
 
@@ -159,26 +175,35 @@ _SLOTS: Final = {
 }  # fmt: skip
 
 
-def _segment(values: list[Decimal | None], i: int, start: datetime, zone: ZoneInfo | None,
-             energy_before: Decimal) -> Segment:
+def _refuse(i: int, *, negative: bool) -> None:
+    if negative:
+        raise RatingError(f"charging_periods[{i}].dimensions: negative energy or time is not "
+                          "supported")
+    raise RatingError(f"charging_periods[{i}].dimensions: RESERVATION_TIME mixed with "
+                      "charging dimensions")
+
+
+def _parked(band: tuple[Decimal | None, Decimal | None]) -> tuple[Decimal | None, Decimal | None]:
+    return band if band[0] is not None else _IDLE
+
+
+def _reservation(values: list[Decimal | None], i: int, start: datetime, zone: ZoneInfo | None,
+                 energy_before: Decimal) -> Segment:
+    """A period with RESERVATION_TIME (and no charging, parking or energy)."""
     e, t, pk, r, p_low, p_mid, p_high, c_low, c_mid, c_high, _ = values
+    assert r is not None
     energy = ZERO if e is None else e * _THOUSAND
     charging = ZERO if t is None else t * _HOUR
     parking = ZERO if pk is None else pk * _HOUR
-    reserved = ZERO if r is None else r * _HOUR
+    reserved = r * _HOUR
     if energy < 0 or charging < 0 or parking < 0 or reserved < 0:
-        raise RatingError(f"charging_periods[{i}].dimensions: negative energy or time is not "
-                          "supported")
+        _refuse(i, negative=True)
     if reserved and (energy or charging or parking):
-        raise RatingError(f"charging_periods[{i}].dimensions: RESERVATION_TIME mixed with "
-                          "charging dimensions")
-    power = (p_low, p_high) if p_low is not None and p_high is not None else \
-        _band(p_low, p_mid, p_high)
-    current = (c_low, c_high) if c_low is not None and c_high is not None else \
-        _band(c_low, c_mid, c_high)
-    if not energy and not charging:  # parked: no power flows unless the partner says so
-        power = power if power[0] is not None else _IDLE
-        current = current if current[0] is not None else _IDLE
+        _refuse(i, negative=False)
+    power = _band(p_low, p_mid, p_high)
+    current = _band(c_low, c_mid, c_high)
+    if not energy and not charging:
+        power, current = _parked(power), _parked(current)
     return Segment(start, _NO_LOCAL if zone is None else local_fields(start, zone), 0,
                    energy_before, energy, charging, parking, reserved, bool(reserved), power,
                    current, i)
