@@ -30,6 +30,7 @@ _HOUR: Final = Decimal(3600)
 _THOUSAND: Final = Decimal(1000)
 _KW_PER_WH_S: Final = Decimal("3.6")  # Wh per second → kW
 _UNKNOWN: Final = (None, None)
+_NO_LOCAL: Final = (0, 0, 0)  # the tariff has no time, date or weekday restriction
 
 
 def rate_timeline(tariff: Tariff, tz: str, samples: Sequence[MeterSample], *,
@@ -68,19 +69,22 @@ def _validate(samples: Sequence[MeterSample]) -> None:
     for i, s in enumerate(samples):
         if s.at.tzinfo is None or s.at.utcoffset() is None:
             raise RatingError(f"samples[{i}].at: must be timezone-aware")
-        for name, value, required in (("energy_wh", s.energy_wh, True),
-                                      ("power_w", s.power_w, False),
-                                      ("current_a", s.current_a, False)):
-            if value is None and not required:
-                continue
-            if not isinstance(value, Decimal) or not value.is_finite():
-                raise RatingError(f"samples[{i}].{name}: {value!r} is not a finite Decimal")
+        _finite(s.energy_wh, i, "energy_wh")
+        if s.power_w is not None:
+            _finite(s.power_w, i, "power_w")
+        if s.current_a is not None:
+            _finite(s.current_a, i, "current_a")
         if previous is not None:
             if s.at <= previous.at:
                 raise RatingError(f"samples[{i}].at: not after the previous sample")
             if s.energy_wh < previous.energy_wh:
                 raise RatingError(f"samples[{i}].energy_wh: the energy register went backwards")
         previous = s
+
+
+def _finite(value: object, i: int, name: str) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise RatingError(f"samples[{i}].{name}: {value!r} is not a finite Decimal")
 
 
 _US: Final = timedelta(microseconds=1)
@@ -112,7 +116,7 @@ class _Builder:
             points = [s_a, *self._inside(self.local_offsets, s_a, s_b), s_b]
             for p, q in pairwise(points):
                 start = self._instant(p)
-                segs.append(Segment(start, local_fields(start, self.zone), 0, ZERO, ZERO, ZERO,
+                segs.append(Segment(start, self._local(start), 0, ZERO, ZERO, ZERO,
                                     ZERO, q - p, True, _UNKNOWN, _UNKNOWN))
         return segs
 
@@ -132,6 +136,10 @@ class _Builder:
             i += 1
         return out
 
+    def _local(self, start: datetime) -> tuple[int, int, int]:
+        """Local date, weekday and time of day, if any element of the tariff looks at them."""
+        return local_fields(start, self.zone) if self.ct.needs_local_cuts else _NO_LOCAL
+
     def _instant(self, offset: Decimal) -> datetime:
         # floor to the microsecond: a segment's local time is never later than its true start
         micros = int((offset * _MICRO).to_integral_value(ROUND_FLOOR))
@@ -145,13 +153,14 @@ class _Builder:
         ct, local = self.ct, self.local_offsets
         k = bisect_right(local, s_a) if local else 0
         if not (k < len(local) and local[k] < s_b) and \
-                not (rise > 0 and any(e_a < wh < e_b for wh in ct.energy_cuts_wh)) and \
-                not any(s_a < d < s_b for d in ct.duration_cuts):
+                not (ct.energy_cuts_wh and rise > 0
+                     and any(e_a < wh < e_b for wh in ct.energy_cuts_wh)) and \
+                not (ct.duration_cuts and any(s_a < d < s_b for d in ct.duration_cuts)):
             # nothing can change inside the interval (the usual case): one segment
             start = self.origin + (a.at - self.origin)  # = _instant(s_a), in origin's zone
             power = a.power_w / _THOUSAND if a.power_w is not None else \
                 rise / span * _KW_PER_WH_S
-            return [Segment(start, local_fields(start, self.zone), s_a, e_a, rise,
+            return [Segment(start, self._local(start), s_a, e_a, rise,
                             span if a.charging else ZERO, ZERO if a.charging else span, ZERO,
                             False, (power, power), (a.current_a, a.current_a))]
         exact: dict[Decimal, Decimal] = {}  # offset → energy, where the energy is a threshold
@@ -172,7 +181,7 @@ class _Builder:
             p, duration = points[j], points[j + 1] - points[j]
             start = self._instant(p)
             segs.append(Segment(
-                start, local_fields(start, self.zone), p, energies[j],
+                start, self._local(start), p, energies[j],
                 energies[j + 1] - energies[j],
                 duration if a.charging else ZERO,
                 ZERO if a.charging else duration,
