@@ -61,7 +61,8 @@ def rate_cdr(tariff: Tariff, tz: str, cdr: Mapping[str, Any]) -> PricedCdr:
         raise RatingError("charging_periods: at least one charging period is required")
     segs, periods, session_start, (energy, charging, parking) = _segments(
         raw, end, zone if ct.needs_local_cuts else None, tariff.id)
-    check_validity(tariff, start if session_start is None else session_start)
+    if tariff.start_date_time is not None or tariff.end_date_time is not None:
+        check_validity(tariff, start if session_start is None else session_start)
     if ct.needs_elapsed and session_start is not None:  # only duration restrictions look
         for seg in segs:
             if not seg.reservation:

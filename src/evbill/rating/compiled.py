@@ -184,6 +184,10 @@ def _charging(cands: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
     return tuple(out)
 
 
+def _fixed(cands: tuple[Candidate, ...]) -> Candidate | None:
+    return cands[0] if cands and cands[0].element.unrestricted else None
+
+
 def _reserving(cands: tuple[Candidate, ...], expired: bool) -> tuple[Candidate, ...]:
     """Candidates for a reservation segment in preference order (RESERVATION_ORDER)."""
     return tuple(cand for wanted in RESERVATION_ORDER[expired] for cand in cands
@@ -196,7 +200,8 @@ class CompiledTariff:
     `energy`, `time`, `parking` and `flat` hold the candidates a charging segment can get, in
     tariff order and cut after the first unrestricted one (nothing after it can be chosen);
     `reservation_time[expired]` / `reservation_flat[expired]` those of a reservation segment in
-    preference order.
+    preference order. `fixed` holds, for those four, the candidate that prices every charging
+    segment when the first candidate is unrestricted (else None: match segment by segment).
     """
 
     __slots__ = (
@@ -206,6 +211,7 @@ class CompiledTariff:
         "duration_cuts",
         "energy",
         "energy_cuts_wh",
+        "fixed",
         "flat",
         "needs_elapsed",
         "needs_local_cuts",
@@ -233,6 +239,7 @@ class CompiledTariff:
         self.time = _charging(by[_D.TIME])
         self.parking = _charging(by[_D.PARKING_TIME])
         self.flat = _charging(by[_D.FLAT])
+        self.fixed = tuple(_fixed(c) for c in (self.energy, self.time, self.parking, self.flat))
         self.reservation_time = {e: _reserving(by[_D.TIME], e) for e in (False, True)}
         self.reservation_flat = {e: _reserving(by[_D.FLAT], e) for e in (False, True)}
         self.bounded = tariff.min_price is not None or tariff.max_price is not None

@@ -44,6 +44,7 @@ def select(ct: CompiledTariff, segs: Sequence[Segment], expired: bool) -> list[C
     """For each segment and dimension, the first matching element's component (tariff order)."""
     energy_c, time_c, parking_c, flat_c = ct.energy, ct.time, ct.parking, ct.flat
     res_time_c, res_flat_c = ct.reservation_time[expired], ct.reservation_flat[expired]
+    energy_fixed, time_fixed, parking_fixed, flat_fixed = ct.fixed
     out: list[Choice] = []
     for seg in segs:
         if seg.reservation:
@@ -51,26 +52,34 @@ def select(ct: CompiledTariff, segs: Sequence[Segment], expired: bool) -> list[C
             out.append((None, None, None, time, _first(res_flat_c, seg) if res_flat_c else None))
             continue
         # the loops are written out: this runs for every segment of every session
-        energy = time = parking = flat = None
+        energy = time = parking = None
         if seg.energy_wh:
-            for cand in energy_c:
-                if cand.element.unrestricted or cand.element.matches(seg):
-                    energy = cand
-                    break
+            energy = energy_fixed
+            if energy is None:
+                for cand in energy_c:
+                    if cand.element.unrestricted or cand.element.matches(seg):
+                        energy = cand
+                        break
         if seg.charging_s:
-            for cand in time_c:
-                if cand.element.unrestricted or cand.element.matches(seg):
-                    time = cand
-                    break
+            time = time_fixed
+            if time is None:
+                for cand in time_c:
+                    if cand.element.unrestricted or cand.element.matches(seg):
+                        time = cand
+                        break
         if seg.parking_s:
-            for cand in parking_c:
+            parking = parking_fixed
+            if parking is None:
+                for cand in parking_c:
+                    if cand.element.unrestricted or cand.element.matches(seg):
+                        parking = cand
+                        break
+        flat = flat_fixed
+        if flat is None:
+            for cand in flat_c:
                 if cand.element.unrestricted or cand.element.matches(seg):
-                    parking = cand
+                    flat = cand
                     break
-        for cand in flat_c:
-            if cand.element.unrestricted or cand.element.matches(seg):
-                flat = cand
-                break
         out.append((energy, time, parking, None, flat))
     return out
 
