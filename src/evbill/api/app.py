@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -67,6 +68,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("api.started backend=%s", database.backend)
+        # Request handlers beyond the pool's connections would only queue for one (and time
+        # out after 30 s); fewer threads also contend less for the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = api.threads
         stop = asyncio.Event()
         settler = None
         if api.settle_interval_s > 0:

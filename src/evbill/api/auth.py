@@ -80,12 +80,16 @@ def csrf_token(ctx: ApiContext, nonce: str) -> str:
 def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "") -> Principal | None:
     if not isinstance(user_id, str):
         return None
-    with ctx.db.read_sessions() as s:
-        user = s.get(UserRow, user_id)
-        if user is None or user.disabled:
-            return None
-        return Principal(Role(user.role), user.id, user.operator_id, user.token_account, via,
-                         nonce)  # fmt: skip
+    cached = ctx.users.get(user_id)
+    if cached is None:
+        with ctx.db.read_sessions() as s:
+            user = s.get(UserRow, user_id)
+            if user is None or user.disabled:
+                return None
+            cached = (Role(user.role), user.operator_id, user.token_account)
+        ctx.users.put(user_id, cached)
+    role, operator_id, account = cached
+    return Principal(role, user_id, operator_id, account, via, nonce)
 
 
 def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:

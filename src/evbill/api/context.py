@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 from itsdangerous import URLSafeTimedSerializer
 
 from evbill.api.crypto import FieldCipher, Passwords
-from evbill.api.ratelimit import LoginLimiter
+from evbill.api.ratelimit import LoginLimiter, TtlCache
 from evbill.api.settings import ApiSettings
 from evbill.config import Settings
 from evbill.invoicing.service import InvoicingService
@@ -55,6 +55,7 @@ class ApiContext:
     tokens: URLSafeTimedSerializer = field(init=False)
     cookies: URLSafeTimedSerializer = field(init=False)
     limiter: LoginLimiter = field(init=False)
+    users: TtlCache[tuple[Any, str | None, str]] = field(init=False)
     outbox: StationCommandOutbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +68,7 @@ class ApiContext:
         self.tokens = URLSafeTimedSerializer(secret, salt="evbill.api.token")
         self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
         self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
+        self.users = TtlCache(self.api.user_cache_s)
         self.outbox = StationCommandOutbox(self.db)
         self.ledger = LedgerService(sql_unit_of_work(self.db))
         self.payments = PaymentService(self.db, self.provider, self.ledger,

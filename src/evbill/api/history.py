@@ -46,10 +46,16 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def scope_filter(principal: Principal) -> ColumnElement[bool]:
-    """Which sessions the caller may see: a driver's cards, or its operator's stations."""
+def scope_filter(principal: Principal, s: Session | None = None) -> ColumnElement[bool]:
+    """Which sessions the caller may see: a driver's cards, or its operator's stations.
+
+    With a session at hand the driver's card values are read first and inlined, so the
+    history query walks `ix_sessions_id_token_started` per card instead of the whole table.
+    """
     if principal.role is Role.DRIVER:
         cards = select(IdTokenRow.value).where(IdTokenRow.account == principal.token_account)
+        if s is not None:
+            return SessionRow.id_token.in_(list(s.scalars(cards)))
         return SessionRow.id_token.in_(cards)
     stations = select(StationRow.id).where(StationRow.operator == principal.network)
     return SessionRow.station_id.in_(stations)
@@ -71,7 +77,7 @@ def session_page(
     station_id: str | None = None, state: str | None = None,
 ) -> Page[SessionItem]:  # fmt: skip
     stmt = (select(*_COLUMNS).outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
-            .where(scope_filter(principal)))  # fmt: skip
+            .where(scope_filter(principal, s)))  # fmt: skip
     if station_id is not None:
         stmt = stmt.where(SessionRow.station_id == station_id)
     if state is not None:
@@ -101,7 +107,7 @@ def cdr_page(s: Session, principal: Principal, win: Window) -> Page[CdrRow]:
     stmt = (
         select(CdrRow, SessionRow.started_at)
         .join(SessionRow, SessionRow.id == CdrRow.session_id)
-        .where(scope_filter(principal))
+        .where(scope_filter(principal, s))
     )
     rows = s.execute(keyset(stmt, SessionRow.started_at, SessionRow.id, win)).all()
     items: list[CdrRow] = [r[0] for r in rows[: win.limit]]

@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from evbill.api.tables import GroupTariffRow
 from evbill.money import MoneyError
 from evbill.rating import MeterSample, Price, RatingError, rate_timeline
 from evbill.sessions.state import SessionState
 from evbill.sessions.timeline import Point, build_timeline
-from evbill.store.tables import IdTokenRow, SessionRow, StationRow, TariffRow
+from evbill.store.tables import SessionRow, TariffRow
 from evbill.store.uow import UnitOfWork
 from evbill.tariffs import TariffError, loads, parse_tariff
 
@@ -37,25 +34,11 @@ class LiveView:
 
 
 def tariff_for_session(uow: UnitOfWork, row: SessionRow) -> TariffRow | None:
-    """The customer group's tariff on this network if there is one, else the EVSE's."""
+    """The tariff the session is (or will be) billed with: the one rating recorded, else the
+    one in force for the EVSE at the start, exactly as `sessions.finish` chooses it. (Customer-
+    group tariffs are recorded in `api_group_tariffs`; they apply once that lookup reads them.)"""
     if row.tariff_pk is not None:
         return uow.tariffs.get(row.tariff_pk)
-    s = uow.session
-    if row.id_token:
-        group = s.scalars(select(IdTokenRow.group_id).where(
-            IdTokenRow.value == row.id_token).limit(1)).first()  # fmt: skip
-        operator = s.scalars(select(StationRow.operator).where(
-            StationRow.id == row.station_id)).first()  # fmt: skip
-        if group and operator:
-            stmt = (select(TariffRow).join(GroupTariffRow, GroupTariffRow.tariff_pk == TariffRow.pk)
-                    .where(GroupTariffRow.operator_id == operator,
-                           GroupTariffRow.group_id == group,
-                           GroupTariffRow.valid_from <= row.started_at)
-                    .order_by(GroupTariffRow.valid_from.desc(), GroupTariffRow.id.desc())
-                    .limit(1))  # fmt: skip
-            found = s.scalars(stmt).first()
-            if found is not None:
-                return found
     return uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at)
 
 

@@ -1,4 +1,5 @@
-"""Sign-in rate limiting: failed attempts per key in a sliding window (in process memory).
+"""Sign-in rate limiting (failed attempts per key in a sliding window) and a small TTL cache,
+both in process memory.
 
 Keys are the email's lookup hash and the client address, so one account cannot be
 brute-forced from many addresses nor many accounts from one. Several API processes each keep
@@ -8,9 +9,13 @@ their own window; put a shared limiter in the load balancer when running more th
 from __future__ import annotations
 
 import threading
-from collections import defaultdict, deque
+import time
+from collections import OrderedDict, defaultdict, deque
+from typing import Generic, TypeVar
 
-__all__ = ["LoginLimiter"]
+V = TypeVar("V")
+
+__all__ = ["LoginLimiter", "TtlCache"]
 
 
 class LoginLimiter:
@@ -45,3 +50,29 @@ class LoginLimiter:
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)
+
+
+class TtlCache(Generic[V]):
+    """Values kept `ttl_s` seconds (0: nothing is kept), at most `size` of them (LRU)."""
+
+    def __init__(self, ttl_s: float, size: int = 10_000) -> None:
+        self._ttl, self._size = ttl_s, size
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, value: V) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic() + self._ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)

@@ -48,6 +48,13 @@ class ApiSettings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="base of links printed in EVSE QR codes"
     )
+    user_cache_s: float = Field(
+        default=5.0, ge=0, description="seconds a signed-in user's role is cached per process"
+    )
+    threads: int = Field(
+        default=12, ge=1, description="worker threads for request handlers (keep within the "
+        "database pool, 15 on SQLite)"
+    )
     settle_interval_s: float = Field(
         default=2.0, ge=0, description="seconds between settling passes (0: none in this process)"
     )

@@ -1,0 +1,211 @@
+"""API latency and throughput: a driver's paged session history and the live-session endpoint,
+100 concurrent clients against a database holding 1,000,000 sessions.
+
+    .venv/bin/python bench/api.py                          # 1,000,000 sessions, SQLite file
+    .venv/bin/python bench/api.py --sessions 100000 --duration 10
+    .venv/bin/python bench/api.py --database-url postgresql+psycopg://root@127.0.0.1/benchdb
+
+The data is bulk-loaded first (not timed in the figures); the API runs in its own process
+(one uvicorn worker) and the clients (asyncio, one keep-alive connection each) in this one.
+Each history client pages through its driver's sessions (first page, then the next two by
+cursor); each live client polls a running session whose cost is rated on every request.
+Prints requests/s, p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).parent))
+from api_load import load, user_id
+from evbill.api.app import create_app
+from evbill.api.crypto import FieldCipher
+from evbill.api.settings import ApiSettings
+from evbill.config import Settings
+from evbill.store.database import Database
+from evbill.store.migrate import ensure_schema
+
+SECRET = "bench-secret-key-0123456789abcdef"
+
+
+def api_settings(field_key: str) -> ApiSettings:
+    return ApiSettings(secret_key=SecretStr(SECRET), field_key=SecretStr(field_key),
+                       settle_interval_s=0)
+
+
+def serve(url: str, port: int, field_key: str) -> None:
+    """The server process: the app on the bench database, one uvicorn worker."""
+    import uvicorn
+
+    app = create_app(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp())),
+                     api_settings=api_settings(field_key))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection (a minimal client: httpx's pool, not the server,
+    becomes the bottleneck at 100 concurrent connections)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 token: str) -> None:  # fmt: skip
+        self.reader, self.writer = reader, writer
+        self.head = f"Host: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+
+    @classmethod
+    async def open(cls, port: int, token: str) -> Conn:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer, token)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\n".encode() + self.head)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        body = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _history_client(conn: Conn, until: float, out: list[float]) -> None:
+    while time.perf_counter() < until:
+        cursor = None
+        for _ in range(3):
+            path = "/api/v1/me/sessions?limit=20" + (f"&cursor={cursor}" if cursor else "")
+            t0 = time.perf_counter()
+            status, body = await conn.get(path)
+            out.append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"history: HTTP {status} {body[:200]!r}")
+            cursor = json.loads(body)["next_cursor"]
+            if cursor is None:
+                break
+
+
+async def _live_client(conn: Conn, session_id: int, until: float, out: list[float]) -> None:
+    while time.perf_counter() < until:
+        t0 = time.perf_counter()
+        status, body = await conn.get(f"/api/v1/me/sessions/{session_id}/live")
+        out.append(time.perf_counter() - t0)
+        if status != 200:
+            raise RuntimeError(f"live: HTTP {status} {body[:200]!r}")
+
+
+async def run(port: int, tokens: list[str], live: dict[int, int], clients: int,
+              duration: float, kind: str) -> list[float]:  # fmt: skip
+    out: list[float] = []
+    conns = [await Conn.open(port, tokens[i % len(tokens)]) for i in range(clients)]
+    try:
+        until = time.perf_counter() + duration
+        if kind == "history":
+            jobs = [_history_client(c, until, out) for c in conns]
+        else:
+            jobs = [_live_client(c, live[i], until, out) for i, c in enumerate(conns)]
+        await asyncio.gather(*jobs)
+    finally:
+        for c in conns:
+            c.close()
+    return out
+
+
+def report(name: str, latencies: list[float], duration: float) -> None:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(f"{name:<34} {len(ordered) / duration:>8.0f} req/s   p50 "
+          f"{statistics.median(ordered) * 1000:>7.1f} ms   p99 {p99 * 1000:>7.1f} ms   "
+          f"({len(ordered)} requests)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=1_000_000)
+    ap.add_argument("--drivers", type=int, default=10_000)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
+    ap.add_argument("--database-url", help="an EMPTY database (default: a temp SQLite file)")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--field-key", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.database_url, args.port, args.field_key)
+        return
+    url = args.database_url or f"sqlite+pysqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    field_key = Fernet.generate_key().decode()
+    ensure_schema(url)
+    db = Database.open(url)
+    t0 = time.perf_counter()
+    data = load(db, FieldCipher(field_key), sessions=args.sessions, drivers=args.drivers,
+                live=args.clients)  # fmt: skip
+    print(f"loaded {args.sessions:,} sessions + CDRs, {args.drivers:,} drivers on "
+          f"{db.backend} in {time.perf_counter() - t0:.1f} s")
+    db.dispose()
+    port = _port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--database-url", url,
+                               "--port", str(port), "--field-key", field_key],
+                              env={**os.environ, "EVBILL_LOG_LEVEL": "WARNING"})  # fmt: skip
+    try:
+        _wait(port)
+        ctx_tokens = _tokens(url, field_key, args.clients, args.drivers)
+        for clients in sorted({1, args.clients}):
+            for kind in ("history", "live"):
+                lat = asyncio.run(run(port, ctx_tokens, data["live"], clients, args.duration,
+                                      kind))  # fmt: skip
+                report(f"{kind} ({clients} client{'s' if clients > 1 else ''})", lat,
+                       args.duration)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _tokens(url: str, field_key: str, count: int, drivers: int) -> list[str]:
+    """Bearer tokens for the first `count` drivers (the live sessions belong to them)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    signer = URLSafeTimedSerializer(SECRET, salt="evbill.api.token")
+    picks = list(range(count)) if count <= drivers else [random.randrange(drivers)
+                                                         for _ in range(count)]
+    return [signer.dumps({"u": user_id(d)}) for d in picks]
+
+
+def _wait(port: int) -> None:
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the API server did not come up")
+
+
+if __name__ == "__main__":
+    main()
