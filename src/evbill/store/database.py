@@ -3,6 +3,13 @@
 SQLite gets foreign keys, WAL and a busy timeout so that the gateway and an operator CLI can
 share the file; PostgreSQL gets a pre-ping pool. `Database.open()` refuses a database whose
 migrations are behind (see `evbill.store.migrate`).
+
+Durability: SQLite runs WAL with `synchronous=NORMAL`. A COMMIT is then written to the WAL
+without an fsync, so a committed (and acknowledged) transaction survives a crash or SIGKILL
+of the process, and only an operating-system crash or power cut can lose the last commits
+(the file stays consistent). `FULL` would fsync every commit; with group commit that cost is
+per batch, but we keep NORMAL, the usual choice for WAL. PostgreSQL keeps the server's
+`synchronous_commit` (on): an acknowledged message is on disk there.
 """
 
 from __future__ import annotations
