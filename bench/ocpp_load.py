@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -309,7 +309,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     connect_s: float
-    log_errors: int = 0  # server log lines at ERROR or with a traceback (should be 0)
+    log_errors: list[str] = field(default_factory=list)  # ERROR/traceback lines (want none)
     acked: int = 0  # MeterValues answered with a CallResult
     stored: int | None = None  # periodic samples found in the database afterwards (evbill)
 
@@ -359,7 +359,9 @@ def print_results(results: list[Result], args: argparse.Namespace) -> None:
               f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.connect_s:>11.1f}")
     for r in results:
         if r.log_errors:
-            print(f"{r.target}: {r.log_errors} error line(s) in the server log")
+            print(f"{r.target}: {len(r.log_errors)} error line(s) in the server log, first:")
+            for line in r.log_errors[:3]:
+                print(f"    {line[:300]}")
         if r.stored is not None:
             verdict = "every acknowledged message is stored" if r.stored >= r.acked else "LOST"
             print(f"{r.target}: {r.stored} samples stored for {r.acked} acknowledged "
@@ -390,12 +392,13 @@ def stored_samples(database_url: str, prefix: str) -> int:
         db.dispose()
 
 
-def log_errors(path: Path) -> int:
-    """Lines of the server's log that report an error or a traceback."""
+def log_errors(path: Path) -> list[str]:
+    """Lines of the server's log that report an error or a traceback (with the next one)."""
     if not path.exists():
-        return 0
-    text = path.read_text(errors="replace")
-    return sum(1 for line in text.splitlines() if "ERROR" in line or "Traceback" in line)
+        return []
+    lines = path.read_text(errors="replace").splitlines()
+    return [" | ".join(lines[i : i + 2]) for i, line in enumerate(lines)
+            if "ERROR" in line or "Traceback" in line]
 
 
 def main() -> None:
