@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from evbill.accounts.tokens import TokenRegistry
 from evbill.config import Settings
+from evbill.invoicing.auto import DocumentIssuer
+from evbill.invoicing.service import InvoicingService
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
 from evbill.money import Money
@@ -130,7 +132,10 @@ async def paid(database_url: str, tmp_path: Path,
     sandbox = SandboxProvider(clock=clock, namespace="e2e", webhook_secret="whsec_e2e")
     ledger = LedgerService(sql_unit_of_work(db))
     provider = RetryingProvider(sandbox, RetryPolicy(max_attempts=4), sleep=lambda _: None)
-    payments = PaymentService(db, provider, ledger, settings=payment_settings, clock=clock)
+    # As `evbill serve` and the API wire it: documents are issued when a payment is booked.
+    issuer = DocumentIssuer(InvoicingService(db), clock)
+    payments = PaymentService(db, provider, ledger, settings=payment_settings, clock=clock,
+                              listeners=[issuer])
     billing = SessionBilling(db, payments)
     settings = Settings(database_url=database_url, data_dir=tmp_path,
                         auto_register_stations=False)

@@ -24,6 +24,9 @@ from payments_world import (
 )
 from sqlalchemy import select
 
+from evbill.invoicing.model import DocumentType
+from evbill.invoicing.service import InvoicingService
+from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
 from evbill.payments.providers.sandbox_faults import FaultKind
 from evbill.payments.tables import PaymentAuthorizationRow
@@ -298,4 +301,27 @@ async def test_a_failed_hook_is_settled_by_the_sweep(
     assert report.settled == (f"E2E-2/{outcome.transaction_id}",)
     assert paid.balance("asset:receivable:fleet-acme") == Decimal("7.85")
     assert (await asyncio.to_thread(paid.billing.sweep)).settled == ()  # once
+    paid.assert_books()
+
+
+async def test_a_paid_ad_hoc_session_gets_its_receipt_at_once(paid: PaidWorld) -> None:
+    """The receipt is issued by the payments hook the moment the capture is booked, and it
+    shows exactly what was captured."""
+    paid.card_token("CARD-R", VISA)
+    station = await paid.world.station("E2E-1", "2.0.1")
+    outcome = await charge(station, "CARD-R")
+    await station.close()
+
+    detail = paid.world.detail("E2E-1", outcome.transaction_id)
+    assert detail.cdr is not None
+    invoicing = InvoicingService(paid.world.db)
+    with paid.world.db.read_sessions() as s:
+        numbers = list(s.scalars(select(DocumentRow.number)
+                                 .where(DocumentRow.doc_type == DocumentType.RECEIPT.value)))
+    [receipt] = [invoicing.find(n) for n in numbers]
+    assert receipt.totals.gross == TWO_HOURS_GROSS.amount
+    assert paid.captures() == [TWO_HOURS_GROSS]
+    # An ad hoc session is charged under its payment reference; the receipt names that charge.
+    payment = paid.session_payment("E2E-1", outcome.transaction_id)
+    assert [b.reference for b in receipt.sessions] == [payment.charge_reference]
     paid.assert_books()

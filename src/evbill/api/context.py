@@ -15,6 +15,7 @@ from evbill.api.crypto import FieldCipher, Passwords
 from evbill.api.ratelimit import LoginLimiter, TtlCache
 from evbill.api.settings import ApiSettings
 from evbill.config import Settings
+from evbill.invoicing.auto import DocumentIssuer
 from evbill.invoicing.service import InvoicingService
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.ledger.service import LedgerService
@@ -71,9 +72,11 @@ class ApiContext:
         self.users = TtlCache(self.api.user_cache_s)
         self.outbox = StationCommandOutbox(self.db)
         self.ledger = LedgerService(sql_unit_of_work(self.db))
-        self.payments = PaymentService(self.db, self.provider, self.ledger,
-                                       settings=self.payment_settings, clock=self.clock)
         self.invoicing = InvoicingService(self.db, self.invoicing_settings)
+        # Receipts and credit notes are issued the moment a payment or refund is booked.
+        self.payments = PaymentService(self.db, self.provider, self.ledger,
+                                       settings=self.payment_settings, clock=self.clock,
+                                       listeners=[DocumentIssuer(self.invoicing, self.clock)])
 
     @property
     def secret(self) -> bytes:

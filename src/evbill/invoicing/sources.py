@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from evbill.invoicing.compose import Charge, ChargedSession
 from evbill.invoicing.model import ComponentKind, DocumentError
 from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
-from evbill.payments.tables import PaymentChargeRow
+from evbill.payments.tables import PaymentChargeRow, SessionPaymentRow
 from evbill.store.tables import CdrRow, SessionRow, StationRow
 
 __all__ = ["SessionNotBillable", "charged_session", "postpaid_accounts", "uninvoiced_sessions"]
@@ -71,6 +71,13 @@ def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
     cdr = s.get(CdrRow, reference)
     if cdr is None and reference.isdigit():
         cdr = s.execute(select(CdrRow).where(CdrRow.session_id == int(reference))).scalar()
+    if cdr is None:
+        # An ad hoc card session is charged under its payment reference (the hold was placed
+        # before the session or its CDR existed): follow it to the session's CDR.
+        session_id = s.scalar(select(SessionPaymentRow.session_id)
+                              .where(SessionPaymentRow.reference == reference))
+        if session_id is not None:
+            cdr = s.execute(select(CdrRow).where(CdrRow.session_id == session_id)).scalar()
     if cdr is None:
         raise SessionNotBillable(f"session {reference}: no CDR (not rated yet?)")
     row = s.get(SessionRow, cdr.session_id)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 
+from evbill.invoicing.auto import DocumentIssuer
+from evbill.invoicing.service import InvoicingService
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
 from evbill.payments.config import build_provider
@@ -19,9 +22,16 @@ __all__ = ["build_billing", "run_sweeper"]
 log = logging.getLogger("evbill.payments")
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def build_billing(db: Database) -> SessionBilling:
     """The configured provider (EVBILL_PAYMENT_PROVIDER) behind the session hooks."""
-    payments = PaymentService(db, build_provider(), LedgerService(sql_unit_of_work(db)))
+    # Receipts and credit notes are issued the moment a payment or refund is booked.
+    issuer = DocumentIssuer(InvoicingService(db), _utc_now)
+    payments = PaymentService(db, build_provider(), LedgerService(sql_unit_of_work(db)),
+                              listeners=[issuer])
     return SessionBilling(db, payments)
 
 
