@@ -147,3 +147,30 @@ def test_card_refunds_partial_then_rest_never_more(flows: Flows) -> None:
 def test_refund_of_an_unknown_session(flows: Flows) -> None:
     with pytest.raises(ChargeNotFound):
         flows.service.refund("nope", None, reason="x", actor="a", key="k")
+
+
+def test_a_refund_overtaken_by_a_concurrent_one_is_reversed_not_paid_twice(
+        flows: Flows, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two operators refund the same postpaid session at once: the one that commits second
+    finds nothing left, its ledger posting is reversed and the books show one refund."""
+    svc = flows.service
+    receivable = accounts.receivable("fleet-7")
+    svc.post_to_account("fleet-7", charge("sess-9", "84.03", "15.97"))
+    give_back = svc.refunds._give_back
+    overtaken = False
+
+    def racing_give_back(*args: object) -> object:
+        nonlocal overtaken
+        if not overtaken:  # the other operator's refund commits while ours is under way
+            overtaken = True
+            svc.refund("sess-9", None, reason="fault", actor="operator:ben", key="r-ben")
+        return give_back(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(svc.refunds, "_give_back", racing_give_back)
+    with pytest.raises(RefundExceedsCaptured, match="concurrent refund"):
+        svc.refund("sess-9", None, reason="fault", actor="operator:anna", key="r-anna")
+    assert [r.amount for r in svc.refunds.refunds_of("sess-9")] == [eur("100.00")]
+    assert flows.balance(receivable) == Decimal("0.00")
+    assert flows.balance(REFUNDS) == Decimal("84.03") and flows.balance(VAT) == 0
+    assert flows.ledger.trial_balance().balanced
+    assert flows.ledger.verify().ok

@@ -4,6 +4,7 @@ never more than was paid in total, each with its ledger posting and an audit lin
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,8 @@ class RefundResult:
     method: str
     status: str
     created_at: datetime
+
+log = logging.getLogger("evbill.payments")
 
 
 class Refunds:
@@ -70,6 +73,18 @@ class Refunds:
         with self.ctx.session() as s:
             stored = s.get(PaymentChargeRow, charge.id, with_for_update=True)
             assert stored is not None
+            if stored.refunded + amount.amount > stored.gross:
+                # A concurrent refund of the same session committed after our first read: ours
+                # would pay back more than was paid. The ledger never loses a posting, so the
+                # refund posted above is corrected by its reversal, and nothing else is kept.
+                s.rollback()
+                self.ctx.ledger.reverse(txn, occurred_at=self.ctx.clock(),
+                                        idempotency_key=f"payments:refund:{key}:superseded")
+                log.warning("payments.refund_superseded reference=%s key=%s amount=%s",
+                            reference, key, amount)
+                raise RefundExceedsCaptured(
+                    f"amount: {amount} is more than is left to refund of {reference!r} after "
+                    "a concurrent refund")
             stored.refunded = stored.refunded + amount.amount
             stored.updated_at = self.ctx.clock()
             if charge.method == "wallet":
