@@ -115,7 +115,8 @@ def _rate(
     key: str | None,
     now: datetime,
 ) -> None:
-    tariff_row = uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at)
+    tariff_row = uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at,
+                                      id_token=row.id_token, id_token_type=row.id_token_type)
     if tariff_row is None:
         add_flag(row, SessionFlag.NO_TARIFF,
                  f"no tariff assigned to {row.station_id} EVSE {row.evse_id} "

@@ -1,8 +1,9 @@
 """The tariff book: OCPI tariffs stored verbatim and assigned to EVSEs, stations or the network.
 
 "The tariff in force for an EVSE at a session's start" is then one query
-(`TariffRepository.in_force`): EVSE assignment over station over network default, latest
-`valid_from` not after the start.
+(`TariffRepository.in_force`): the driver's customer-group tariff on the station operator's
+network (`api_group_tariffs`, by the id token's `group_id`) over EVSE assignment over station
+over network default, latest `valid_from` not after the start.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import Integer, String, and_, case, column, literal, or_, select, table
 from sqlalchemy.orm import Session
 
 from evbill.store.tables import (
@@ -22,6 +22,7 @@ from evbill.store.tables import (
     TariffAssignmentRow,
     TariffRow,
 )
+from evbill.store.types import UTCDateTime
 
 __all__ = [
     "CdrRepository",
@@ -129,9 +130,21 @@ class TariffRepository:
         self._s.add(row)
         return row
 
-    def in_force(self, station_id: str, evse_id: int, at: datetime) -> TariffRow | None:
-        """The tariff in force for the EVSE at `at`: the most specific scope wins (EVSE, then
-        station, then the network default), then the latest `valid_from` not after `at`."""
+    def in_force(
+        self,
+        station_id: str,
+        evse_id: int,
+        at: datetime,
+        *,
+        id_token: str | None = None,
+        id_token_type: str | None = None,
+    ) -> TariffRow | None:
+        """The tariff in force for the EVSE at `at`: the most specific scope wins (the id
+        token's customer-group tariff on the station's operator network, then EVSE, then
+        station, then the network default), then the latest `valid_from` not after `at`.
+
+        One query: the group candidates (only when `id_token` is given) are a UNION ALL branch
+        beside the assignment candidates."""
         specificity = case(
             (and_(TariffAssignmentRow.station_id == station_id,
                   TariffAssignmentRow.evse_id == evse_id), 3),
@@ -139,29 +152,39 @@ class TariffRepository:
                   TariffAssignmentRow.evse_id.is_(None)), 2),
             else_=1,
         )  # fmt: skip
-        stmt = (
-            select(TariffRow)
-            .join(TariffAssignmentRow, TariffAssignmentRow.tariff_pk == TariffRow.pk)
-            .where(
-                TariffAssignmentRow.valid_from <= at,
-                or_(
-                    and_(
-                        TariffAssignmentRow.station_id == station_id,
-                        or_(
-                            TariffAssignmentRow.evse_id == evse_id,
-                            TariffAssignmentRow.evse_id.is_(None),
-                        ),
-                    ),
-                    and_(
-                        TariffAssignmentRow.is_default.is_(True),
-                        TariffAssignmentRow.station_id.is_(None),
+        scoped = select(
+            TariffAssignmentRow.tariff_pk.label("tariff_pk"),
+            specificity.label("rank"),
+            TariffAssignmentRow.valid_from.label("valid_from"),
+            TariffAssignmentRow.id.label("seq"),
+        ).where(
+            TariffAssignmentRow.valid_from <= at,
+            or_(
+                and_(
+                    TariffAssignmentRow.station_id == station_id,
+                    or_(
+                        TariffAssignmentRow.evse_id == evse_id,
+                        TariffAssignmentRow.evse_id.is_(None),
                     ),
                 ),
-            )
+                and_(
+                    TariffAssignmentRow.is_default.is_(True),
+                    TariffAssignmentRow.station_id.is_(None),
+                ),
+            ),
+        )
+        candidates = (
+            scoped.union_all(_group_candidates(station_id, id_token, id_token_type, at))
+            if id_token is not None
+            else scoped
+        ).subquery()
+        stmt = (
+            select(TariffRow)
+            .join(candidates, candidates.c.tariff_pk == TariffRow.pk)
             .order_by(
-                specificity.desc(),
-                TariffAssignmentRow.valid_from.desc(),
-                TariffAssignmentRow.id.desc(),
+                candidates.c.rank.desc(),
+                candidates.c.valid_from.desc(),
+                candidates.c.seq.desc(),
             )
             .limit(1)
         )
@@ -169,6 +192,34 @@ class TariffRepository:
 
     def list(self) -> Sequence[TariffRow]:
         return self._s.scalars(select(TariffRow).order_by(TariffRow.pk)).all()
+
+
+# `api_group_tariffs` (model `evbill.api.tables.GroupTariffRow`, migration 0003): read here as a
+# lightweight table so the store and the session core never import the API package.
+_GROUP_TARIFFS = table(
+    "api_group_tariffs",
+    column("id", Integer),
+    column("operator_id", String),
+    column("group_id", String),
+    column("tariff_pk", Integer),
+    column("valid_from", UTCDateTime()),
+)
+
+
+def _group_candidates(
+    station_id: str, id_token: str, id_token_type: str | None, at: datetime
+) -> Any:
+    """Group-tariff candidates (rank 4): the token's group on the station's operator network."""
+    g = _GROUP_TARIFFS.c
+    token_match = [IdTokenRow.value == id_token]
+    if id_token_type is not None:
+        token_match.append(IdTokenRow.type == id_token_type)
+    return (
+        select(g.tariff_pk, literal(4).label("rank"), g.valid_from, g.id)
+        .join(IdTokenRow, IdTokenRow.group_id == g.group_id)
+        .join(StationRow, StationRow.operator == g.operator_id)
+        .where(StationRow.id == station_id, g.valid_from <= at, *token_match)
+    )
 
 
 class SessionRepository:
