@@ -17,7 +17,7 @@ from evbill.api.tables import GroupTariffRow
 from evbill.config import Settings
 from evbill.sessions.commands import ChargingState, IdToken, IdTokenType, RecordMeterValues
 from evbill.sessions.service import SessionService
-from evbill.sessions.tariff_book import TariffBook
+from evbill.sessions.tariff_book import TariffBook, tariff_for_session
 from evbill.store import Database
 from evbill.store.tables import TariffRow
 from evbill.store.uow import UnitOfWork
@@ -126,3 +126,21 @@ def test_group_tariff_only_on_its_operator_network_and_from_its_start(
     _, cost, tariff_pk = charge(service, MEMBER)
     assert tariff_pk != fleet_pk and cost == Decimal("4.00")
     assert in_force(db, MEMBER, at(30)) == "FLEET"
+
+
+def test_the_token_is_matched_as_registered_whatever_form_the_station_sends(
+    db: Database, service: SessionService
+) -> None:
+    fleet_pk = store_tariff(db, FLEET_TARIFF)
+    assign_group(db, fleet_pk)
+    sent = IdToken("04:a1:b2:c3:d4:e5:f6", IdTokenType.ISO14443)  # registered as 04A1B2C3D4E5F6
+    tx = service.start(start_cmd(id_token=sent)).transaction_id
+    with UnitOfWork(db) as uow:
+        row = uow.sessions.by_transaction(STATION, tx)
+        assert row is not None and row.id_token == sent.value  # stored as sent
+        open_tariff = tariff_for_session(uow, row)  # what an open session is costed with
+        assert open_tariff is not None and open_tariff.pk == fleet_pk
+    service.stop(stop_cmd(tx, stopped_at=at(60)))
+    detail = service.find_session(STATION, tx)
+    assert detail is not None and detail.cdr is not None
+    assert detail.cdr.total_cost_excl_vat == Decimal("2.00")

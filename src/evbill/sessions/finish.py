@@ -18,6 +18,7 @@ from evbill.rating import MeterSample, RatingError, rate_timeline
 from evbill.sessions.recording import add_flag, clear_flags
 from evbill.sessions.signed import SignedEnergy, SignedRecord, signed_energy
 from evbill.sessions.state import SessionFlag, SessionState, transition
+from evbill.sessions.tariff_book import tariff_for_session
 from evbill.sessions.timeline import Point, Timeline, build_timeline, pin_to_signed
 from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow
 from evbill.store.uow import UnitOfWork
@@ -115,8 +116,7 @@ def _rate(
     key: str | None,
     now: datetime,
 ) -> None:
-    tariff_row = uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at,
-                                      id_token=row.id_token, id_token_type=row.id_token_type)
+    tariff_row = tariff_for_session(uow, row)
     if tariff_row is None:
         add_flag(row, SessionFlag.NO_TARIFF,
                  f"no tariff assigned to {row.station_id} EVSE {row.evse_id} "

@@ -3,7 +3,8 @@
 "The tariff in force for an EVSE at a session's start" is then one query
 (`TariffRepository.in_force`): the driver's customer-group tariff on the station operator's
 network (`api_group_tariffs`, by the id token's `group_id`) over EVSE assignment over station
-over network default, latest `valid_from` not after the start.
+over network default, latest `valid_from` not after the start. `tariff_for_session` asks it
+for a session (its EVSE, start and normalised id token): rating and live costs use it alike.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from evbill.accounts.tokens import normalize_token
+from evbill.sessions.commands import IdTokenType
 from evbill.store.database import Database
-from evbill.store.tables import TariffAssignmentRow, TariffRow
+from evbill.store.tables import SessionRow, TariffAssignmentRow, TariffRow
 from evbill.store.uow import UnitOfWork
 from evbill.tariffs import TariffError, parse_tariff_json
 
-__all__ = ["StoredTariff", "TariffBook", "TariffBookError"]
+__all__ = ["StoredTariff", "TariffBook", "TariffBookError", "tariff_for_session"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,17 @@ class StoredTariff:
     tariff_id: str
     version: str
     currency: str
+
+
+def tariff_for_session(uow: UnitOfWork, row: SessionRow) -> TariffRow | None:
+    """The tariff in force for the session's EVSE at its start, for its driver: their
+    customer-group tariff when their id token has one, else EVSE/station/default."""
+    token, token_type = row.id_token, row.id_token_type
+    known = {t.value for t in IdTokenType}
+    if token is not None and token_type in known:  # an unknown type is matched as stored
+        token = normalize_token(token, IdTokenType(token_type))
+    return uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at,
+                                id_token=token, id_token_type=token_type)  # fmt: skip
 
 
 class TariffBook:
