@@ -144,3 +144,26 @@ def test_the_token_is_matched_as_registered_whatever_form_the_station_sends(
     detail = service.find_session(STATION, tx)
     assert detail is not None and detail.cdr is not None
     assert detail.cdr.total_cost_excl_vat == Decimal("2.00")
+
+
+def test_live_cost_uses_the_group_tariff_and_agrees_with_the_cdr(
+    db: Database, service: SessionService
+) -> None:
+    """While charging, the driver's live cost is priced with the same (group) tariff that the
+    final CDR will use."""
+    from evbill.api.live import live_view  # the portal/API read model under test
+
+    assign_group(db, store_tariff(db, FLEET_TARIFF))
+    tx = service.start(start_cmd(id_token=MEMBER)).transaction_id
+    service.meter_values(RecordMeterValues(station_id=STATION, evse_id=1, transaction_id=tx,
+                                           readings=(energy(50, "110"),)))  # fmt: skip
+    with UnitOfWork(db) as uow:
+        row = uow.sessions.by_transaction(STATION, tx)
+        assert row is not None
+        live = live_view(uow, row, at(50))
+    assert live.tariff_id == "FLEET" and live.cost is not None
+    assert live.cost.excl_vat.amount == Decimal("2.00")  # 10 kWh × 0.20 so far
+    service.stop(stop_cmd(tx, stopped_at=at(50)))
+    detail = service.find_session(STATION, tx)
+    assert detail is not None and detail.cdr is not None
+    assert detail.cdr.total_cost_excl_vat == live.cost.excl_vat.amount

@@ -11,6 +11,7 @@ from decimal import Decimal
 from evbill.money import MoneyError
 from evbill.rating import MeterSample, Price, RatingError, rate_timeline
 from evbill.sessions.state import SessionState
+from evbill.sessions.tariff_book import tariff_for_session as book_tariff_for_session
 from evbill.sessions.timeline import Point, build_timeline
 from evbill.store.tables import SessionRow, TariffRow
 from evbill.store.uow import UnitOfWork
@@ -35,11 +36,11 @@ class LiveView:
 
 def tariff_for_session(uow: UnitOfWork, row: SessionRow) -> TariffRow | None:
     """The tariff the session is (or will be) billed with: the one rating recorded, else the
-    one in force for the EVSE at the start, exactly as `sessions.finish` chooses it. (Customer-
-    group tariffs are recorded in `api_group_tariffs`; they apply once that lookup reads them.)"""
+    one in force at the start, exactly as `sessions.finish` chooses it (the driver's
+    customer-group tariff first, then the EVSE, station and default tariffs)."""
     if row.tariff_pk is not None:
         return uow.tariffs.get(row.tariff_pk)
-    return uow.tariffs.in_force(row.station_id, row.evse_id, row.started_at)
+    return book_tariff_for_session(uow, row)  # group tariff included, as sessions.finish
 
 
 def live_view(uow: UnitOfWork, row: SessionRow, now: datetime) -> LiveView:
