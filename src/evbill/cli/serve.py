@@ -9,10 +9,14 @@ from typing import Annotated
 
 import typer
 
-from evbill.api.server import serve_portal
+from evbill.api.server import serve_api
+from evbill.api.settings import ApiSettings
 from evbill.cli.app import app, console
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
+from evbill.payments.config import PaymentProviderSettings
+from evbill.payments.providers.sandbox import SandboxProvider
+from evbill.payments.retry import RetryingProvider, RetryPolicy
 from evbill.payments.session_billing import SessionBilling
 from evbill.payments.wiring import build_billing, run_sweeper
 from evbill.sessions.service import SessionService
@@ -26,7 +30,7 @@ SWEEP_INTERVAL_S = 60.0
 
 
 async def _serve(settings: Settings, service: SessionService, db: Database,
-                 billing: SessionBilling) -> None:
+                 billing: SessionBilling, sandbox: SandboxProvider | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -36,8 +40,26 @@ async def _serve(settings: Settings, service: SessionService, db: Database,
         console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
 
     await asyncio.gather(run_gateway(settings, service, db=db, stop=stop, on_started=started),
-                         serve_portal(settings, db, stop),
+                         _serve_api(settings, db, sandbox, stop),
                          run_sweeper(billing, SWEEP_INTERVAL_S, stop))
+
+
+async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider | None,
+                     stop: asyncio.Event) -> None:
+    """The API and portal beside the gateway, on the gateway's sandbox when it uses one: the
+    sandbox keeps holds in memory, so a hold the API's ad hoc page places must be the one the
+    gateway's payment hooks raise and capture."""
+    from evbill.api.app import create_app
+
+    api = create_app(settings, db=db, provider=sandbox)
+    await serve_api(api, settings.api_host, settings.api_port, stop)
+
+
+def _shared_sandbox() -> SandboxProvider | None:
+    """One sandbox for the gateway and the API (None when another provider is configured)."""
+    if PaymentProviderSettings().payment_provider != "sandbox":
+        return None
+    return SandboxProvider(webhook_secret=ApiSettings().sandbox_webhook_secret.get_secret_value())
 
 
 @app.command()
@@ -58,8 +80,12 @@ def serve(
     db = Database.open(url, echo=settings.database_echo)
     log.info("serve.database url=%s", settings.redacted()["database_url"])
     try:
-        billing = build_billing(db)  # payments wired into the session lifecycle
-        asyncio.run(_serve(settings, SessionService(db, settings, hooks=billing), db, billing))
+        sandbox = _shared_sandbox()
+        retrying = None if sandbox is None else RetryingProvider(
+            sandbox, RetryPolicy(max_attempts=PaymentProviderSettings().payment_max_attempts))
+        billing = build_billing(db, retrying)  # payments wired into the session lifecycle
+        service = SessionService(db, settings, hooks=billing)
+        asyncio.run(_serve(settings, service, db, billing, sandbox))
     finally:
         db.dispose()
     log.info("serve.stopped")

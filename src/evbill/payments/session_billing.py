@@ -36,7 +36,11 @@ from evbill.payments.provider import PaymentError
 from evbill.payments.service import PaymentService
 from evbill.payments.session_settle import SessionSettler, set_status
 from evbill.payments.station_settlement import StationSettlements
-from evbill.payments.tables import PaymentTokenBindingRow, SessionPaymentRow
+from evbill.payments.tables import (
+    PaymentAuthorizationRow,
+    PaymentTokenBindingRow,
+    SessionPaymentRow,
+)
 from evbill.sessions.commands import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -47,7 +51,7 @@ from evbill.sessions.hooks import SettlementRecorded, StationSettlement
 from evbill.sessions.state import SessionState
 from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
-from evbill.store.tables import CdrRow, SessionRow
+from evbill.store.tables import CdrRow, IdTokenRow, SessionRow
 from evbill.store.uow import UnitOfWork
 
 __all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
@@ -220,7 +224,47 @@ class SessionBilling:
         if session.authorization_status != AuthorizationStatus.ACCEPTED.value:
             return None
         binding = self._binding(session.id_token)
-        return None if binding is None else self._claim(session, binding)
+        if binding is None:
+            return self._adopt(session)
+        return self._claim(session, binding)
+
+    def _adopt(self, session: SessionRow) -> SessionPaymentRow | None:
+        """An unbound token whose account already holds an authorized, unclaimed session hold
+        at this station (the API's ad hoc page places it before the remote start): that hold
+        becomes the session's, so the running cost raises it or stops at the limit and the
+        rating captures it, as for a bound card token."""
+        if not session.id_token:
+            return None
+        with self.db.read_sessions() as r:
+            account = r.scalar(select(IdTokenRow.account)
+                               .where(IdTokenRow.value == session.id_token))
+            if not account:
+                return None
+            claimed = select(SessionPaymentRow.reference).where(
+                SessionPaymentRow.reference == PaymentAuthorizationRow.reference)
+            reference = r.scalar(select(PaymentAuthorizationRow.reference).where(
+                PaymentAuthorizationRow.account == account,
+                PaymentAuthorizationRow.purpose == "session",
+                PaymentAuthorizationRow.station_id == session.station_id,
+                PaymentAuthorizationRow.status == "authorized", ~claimed.exists(),
+            ).order_by(PaymentAuthorizationRow.created_at.desc()))
+        if reference is None:
+            return None
+        now = self.clock()
+        with self.db.sessions() as s:
+            s.add(SessionPaymentRow(
+                reference=reference, mode="adhoc", station_id=session.station_id,
+                id_token=session.id_token, account=account, session_id=session.id,
+                status="claimed", adjustments=0, stop_requested=False, created_at=now,
+                updated_at=now))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()  # adopted concurrently: read the winner
+        log.info("payments.hold_adopted reference=%s session_id=%s", reference, session.id)
+        with self.db.read_sessions() as r:
+            return r.scalar(select(SessionPaymentRow)
+                            .where(SessionPaymentRow.session_id == session.id))
 
     def _claim(self, session: SessionRow, binding: PaymentTokenBindingRow,
                ) -> SessionPaymentRow | None:

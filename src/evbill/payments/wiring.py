@@ -13,6 +13,7 @@ from evbill.invoicing.service import InvoicingService
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
 from evbill.payments.config import build_provider
+from evbill.payments.provider import PaymentProvider
 from evbill.payments.service import PaymentService
 from evbill.payments.session_billing import SessionBilling
 from evbill.store.database import Database
@@ -26,11 +27,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_billing(db: Database) -> SessionBilling:
-    """The configured provider (EVBILL_PAYMENT_PROVIDER) behind the session hooks."""
+def build_billing(db: Database, provider: PaymentProvider | None = None) -> SessionBilling:
+    """`provider` (or the configured one, EVBILL_PAYMENT_PROVIDER) behind the session hooks."""
     # Receipts and credit notes are issued the moment a payment or refund is booked.
     issuer = DocumentIssuer(InvoicingService(db), _utc_now)
-    payments = PaymentService(db, build_provider(), LedgerService(sql_unit_of_work(db)),
+    payments = PaymentService(db, provider or build_provider(), LedgerService(sql_unit_of_work(db)),
                               listeners=[issuer])
     return SessionBilling(db, payments)
 
