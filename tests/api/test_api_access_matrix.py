@@ -64,6 +64,7 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
             "valid_from": "2026-01-01T00:00:00Z"},
         ("POST", "/api/v1/operator/tariffs/preview"): {"tariff": tariff, "sample": sample},
         ("POST", "/api/v1/operator/payments/{reference}/refunds"): {"amount": "0.50"},
+        ("POST", "/api/v1/operator/dunning/{dunning_id}/write-off"): {"reason": "unreachable"},
         ("POST", "/api/v1/public/evses/{station_id}/{evse_id}/payments"): {
             "payment_method_token": world.card_tokens["driver2"]},
         ("POST", "/api/v1/sandbox/tokens"): {"number": "4242424242424242", "exp_month": 12,

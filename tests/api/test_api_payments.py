@@ -172,3 +172,39 @@ def test_webhooks_need_a_valid_signature(client: TestClient, world: World,
     assert client.get(paid["links"]["status"]).json()["status"] == "starting"
     replay = client.post("/api/v1/webhooks/payments", content=hook.body, headers=hook.headers)
     assert replay.status_code == 400
+
+
+def test_a_driver_removes_only_their_own_payment_method(client: TestClient, world: World) -> None:
+    theirs = client.delete(f"/api/v1/me/payment-methods/{world.methods['driver']}",
+                           headers=bearer(world, "driver2"))
+    assert theirs.status_code == 404  # another driver's card is not found, nor removed
+    mine = client.delete(f"/api/v1/me/payment-methods/{world.methods['driver']}",
+                         headers=bearer(world, "driver"))
+    assert mine.status_code == 204
+    listed = client.get("/api/v1/me/payment-methods", headers=bearer(world, "driver")).json()
+    assert world.methods["driver"] not in [m["id"] for m in listed]
+    again = client.delete(f"/api/v1/me/payment-methods/{world.methods['driver']}",
+                          headers=bearer(world, "driver"))
+    assert again.status_code == 404
+    still = client.get("/api/v1/me/payment-methods", headers=bearer(world, "driver2")).json()
+    assert world.methods["driver2"] in [m["id"] for m in still]
+
+
+def test_an_operator_writes_off_a_dunning_item_of_their_network(
+    client: TestClient, world: World
+) -> None:
+    url = f"/api/v1/operator/dunning/{world.dunning}/write-off"
+    other = client.post(url, json={"reason": "driver unreachable"},
+                        headers=bearer(world, "admin_b"))
+    assert other.status_code == 404  # another operator's network
+    bad = client.post(url, json={"reason": ""}, headers=bearer(world, "admin"))
+    assert bad.status_code in (400, 422)
+    done = client.post(url, json={"reason": "driver unreachable"},
+                       headers=bearer(world, "admin"))
+    assert done.status_code == 200 and done.json()["status"] == "written_off"
+    failed = client.get("/api/v1/operator/payments/failed",
+                        headers=bearer(world, "finance")).json()
+    assert world.dunning not in [d["id"] for d in failed["dunning"]]
+    twice = client.post(url, json={"reason": "driver unreachable"},
+                        headers=bearer(world, "admin"))
+    assert twice.status_code == 409  # already closed: nothing is released twice

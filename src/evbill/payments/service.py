@@ -103,6 +103,19 @@ class PaymentService:
         return [PaymentMethod(row.token, PaymentMethodKind(row.kind), row.brand, row.last4,
                               row.exp_month, row.exp_year) for row in rows]
 
+    def remove_payment_method(self, account: str, token: str, *, actor: str) -> bool:
+        """Forget one of `account`'s saved payment methods (False: it has no such method).
+        Holds and charges already made with it keep their own records."""
+        with self.ctx.session() as s:
+            row = s.get(PaymentMethodRow, token)
+            if row is None or row.account != account:
+                return False
+            s.delete(row)
+            self.ctx.audit(s, "payment_method_removed", token, actor, brand=row.brand,
+                           last4=row.last4)
+            s.commit()
+        return True
+
     def _store_method(self, account: str, method: PaymentMethod) -> None:
         with self.ctx.session() as s:
             s.merge(PaymentMethodRow(

@@ -92,6 +92,15 @@ def add_payment_method(request: Request, who: Driver, body: PaymentMethodIn) -> 
     return _method_out(WalletService(context_of(request)).add_method(_account(who), body.token))
 
 
+@router.delete("/payment-methods/{method_id}", status_code=204)
+def remove_payment_method(request: Request, who: Driver, method_id: str) -> None:
+    """Forget a saved payment method (another driver's method is not found)."""
+    removed = context_of(request).payments.remove_payment_method(
+        _account(who), method_id, actor=f"driver:{who.user_id}")
+    if not removed:
+        raise NotFound(f"method_id: no payment method {method_id!r}")
+
+
 @router.get("/wallet")
 def my_wallet(request: Request, who: Driver) -> WalletOut:
     """The prepaid balance (sessions are paid from it while it is positive)."""

@@ -169,9 +169,8 @@ def refund(
                      status=done.status)
 
 
-@router.post("/dunning/{dunning_id}/retry")
-def retry_dunning(request: Request, who: Admin, dunning_id: str) -> dict[str, str]:
-    """Try a failed capture again now."""
+def _own_dunning_item(request: Request, who: Principal, dunning_id: str) -> None:
+    """404 unless the dunning item belongs to a station of the caller's network."""
     ctx = context_of(request)
     with ctx.db.read_sessions() as s:
         item = s.get(PaymentDunningRow, dunning_id)
@@ -180,11 +179,35 @@ def retry_dunning(request: Request, who: Admin, dunning_id: str) -> dict[str, st
                                                                              hold.station_id)
     if station is None or station.operator != who.network:
         raise NotFound(f"dunning_id: no dunning item {dunning_id!r}")
+
+
+@router.post("/dunning/{dunning_id}/retry")
+def retry_dunning(request: Request, who: Admin, dunning_id: str) -> dict[str, str]:
+    """Try a failed capture again now."""
+    ctx = context_of(request)
+    _own_dunning_item(request, who, dunning_id)
     try:
         status = ctx.payments.retry_dunning(dunning_id, actor=f"operator:{who.user_id}")
     except PaymentError as exc:
         raise Conflict(f"dunning_id: {exc}") from None
     return {"id": dunning_id, "status": status}
+
+
+class WriteOffIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@router.post("/dunning/{dunning_id}/write-off")
+def write_off_dunning(request: Request, who: Admin, dunning_id: str,
+                      body: WriteOffIn) -> dict[str, str]:
+    """Give up on a failed capture: the item is closed and the hold released."""
+    ctx = context_of(request)
+    _own_dunning_item(request, who, dunning_id)
+    try:
+        ctx.payments.write_off(dunning_id, actor=f"operator:{who.user_id}", reason=body.reason)
+    except PaymentError as exc:
+        raise Conflict(f"dunning_id: {exc}") from None
+    return {"id": dunning_id, "status": "written_off"}
 
 
 def _cdr_of(s: Any, reference: str) -> CdrRow | None:
