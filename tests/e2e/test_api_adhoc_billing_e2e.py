@@ -17,6 +17,8 @@ from evbill.api.settings import ApiSettings
 from evbill.api.settlement import settle_due
 from evbill.api.tables import AdhocPaymentRow
 from evbill.config import Settings
+from evbill.invoicing.service import InvoicingService
+from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
 from evbill.payments.tables import SessionPaymentRow
 from evbill.sim.charging import SessionOutcome, SessionPlan, SessionRunner
@@ -64,6 +66,12 @@ async def test_api_ad_hoc_hold_is_raised_while_charging_and_captured_once(
     assert paid.captures() == [TWO_HOURS_GROSS]
     with paid.world.db.read_sessions() as r:
         assert r.get(AdhocPaymentRow, payment_id).status == "settled"  # type: ignore[union-attr]
+    # The payer's receipt was issued when the capture was booked, for exactly what was captured.
+    with paid.world.db.read_sessions() as s:
+        [number] = s.scalars(select(DocumentRow.number)).all()
+    receipt = InvoicingService(paid.world.db).issue_receipt(payment_id, now=paid.clock())
+    assert receipt.number == number  # the one issued at capture; asking again issues nothing
+    assert receipt.totals.gross == TWO_HOURS_GROSS.amount
     paid.assert_books()
 
 
