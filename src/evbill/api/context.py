@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import Request
@@ -14,6 +14,7 @@ from itsdangerous import URLSafeTimedSerializer
 from evbill.api.crypto import FieldCipher, Passwords
 from evbill.api.ratelimit import LoginLimiter, TtlCache
 from evbill.api.settings import ApiSettings
+from evbill.clock import utc_now
 from evbill.config import Settings
 from evbill.invoicing.auto import DocumentIssuer
 from evbill.invoicing.service import InvoicingService
@@ -27,10 +28,6 @@ from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
 
 __all__ = ["ApiContext", "CardProvider", "context_of", "utc_now"]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CardProvider(PaymentProvider, Protocol):

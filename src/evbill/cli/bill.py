@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -25,14 +24,11 @@ from rich.progress import (
 from evbill.cli.app import app, fail
 from evbill.cli.app import console as err_console
 from evbill.cli.invoice import DatabaseOption, invoicing_service
+from evbill.clock import utc_now
 from evbill.invoicing.billing_run import invoices_without_pdf, prepare_run, run_status, work
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.model import DocumentError
 from evbill.invoicing.pdf_batch import render_pdfs
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @app.command("bill")
@@ -50,7 +46,7 @@ def bill(
         raise fail(str(exc)) from None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with invoicing_service(database) as service:
-        prepare_run(service, month, now=_now())
+        prepare_run(service, month, now=utc_now())
         status = run_status(service, month)
         columns = (TextColumn(f"billing {month}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn())
@@ -61,7 +57,7 @@ def bill(
             def advance(number: str | None) -> None:
                 progress.update(task, advance=1, last=number or "")
 
-            report = work(service, month, worker=worker, now=_now, pdf=False, progress=advance)
+            report = work(service, month, worker=worker, now=utc_now, pdf=False, progress=advance)
             if pdf:
                 numbers = invoices_without_pdf(service, month)
                 rendering = progress.add_task("pdf", total=len(numbers), last="PDF/A-3")

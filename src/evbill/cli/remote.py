@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from evbill.cli.app import app, console, fail
+from evbill.clock import utc_now
 from evbill.config import get_settings
 from evbill.ocpp.outbox import REMOTE_START, REMOTE_STOP, remote_start_payload, remote_stop_payload
 from evbill.sessions.commands import IdToken, IdTokenType
@@ -25,10 +25,6 @@ from evbill.store.outbox import StationCommand, StationCommandError, StationComm
 
 _POLL_S = 0.2
 _UNANSWERED = 3
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _wait(outbox: StationCommandOutbox, command: StationCommand, timeout: float) -> StationCommand:
@@ -43,7 +39,7 @@ def _wait(outbox: StationCommandOutbox, command: StationCommand, timeout: float)
     if current.status == "pending":
         reason = f"no gateway with station {command.station_id!r} took it within {timeout:g} s"
         try:  # withdraw it, so a station that connects later does not act on a stale command
-            return outbox.finish(command.id, now=_now(), error=reason)
+            return outbox.finish(command.id, now=utc_now(), error=reason)
         except StationCommandError:
             current = outbox.get(command.id) or current
     return current
@@ -57,7 +53,7 @@ def _run(station: str, action: str, payload: dict[str, Any], timeout: float) -> 
     try:
         outbox = StationCommandOutbox(db)
         try:
-            command = outbox.enqueue(station, action, payload, now=_now())
+            command = outbox.enqueue(station, action, payload, now=utc_now())
         except StationCommandError as exc:
             raise fail(str(exc)) from None
         done = _wait(outbox, command, timeout)

@@ -16,6 +16,7 @@ from evbill.accounts.passwords import PasswordError
 from evbill.accounts.stations import StationError, StationRegistry
 from evbill.accounts.tokens import TOKEN_STATUSES, TokenError, TokenRegistry
 from evbill.cli.app import app, console, fail
+from evbill.clock import utc_now
 from evbill.config import get_settings
 from evbill.sessions.commands import IdTokenType
 from evbill.sessions.service import SessionService
@@ -32,10 +33,6 @@ app.add_typer(stations_app, name="stations")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(tariffs_app, name="tariffs")
 app.add_typer(sessions_app, name="sessions")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextmanager
@@ -64,7 +61,7 @@ def stations_add(
     with _database() as db:
         try:
             StationRegistry(db).add(
-                station_id, time_zone=tz or get_settings().default_timezone, now=_now(),
+                station_id, time_zone=tz or get_settings().default_timezone, now=utc_now(),
                 password=password, evses=evses, address=address, operator=operator,
                 meter_public_key=meter_key,
             )  # fmt: skip
@@ -101,7 +98,7 @@ def tokens_add(
     with _database() as db:
         try:
             row = TokenRegistry(db).add(value, type_=type_, status=status, account=account,
-                                        group_id=group_id, expires_at=expires, now=_now())
+                                        group_id=group_id, expires_at=expires, now=utc_now())
         except TokenError as exc:
             raise fail(str(exc)) from None
     console.print(f"{type_.value} token {row.value} added ({status})", highlight=False)
@@ -121,7 +118,7 @@ def tariffs_add(
     text = file.read_text(encoding="utf-8")
     with _database() as db:
         try:
-            stored = TariffBook(db).add(text, now=_now(), station_id=station, evse_id=evse,
+            stored = TariffBook(db).add(text, now=utc_now(), station_id=station, evse_id=evse,
                                         default=default, valid_from=valid_from)  # fmt: skip
         except TariffBookError as exc:
             raise fail(str(exc)) from None

@@ -9,10 +9,11 @@ session reference, so each step can be repeated safely after any failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
+from evbill.clock import utc_now
 from evbill.ledger.service import LedgerService
 from evbill.money import Money
 from evbill.payments.cards import CardPayments
@@ -43,10 +44,6 @@ from evbill.store.database import Database
 __all__ = ["PaymentService"]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _unwrap(provider: PaymentProvider) -> PaymentProvider:
     """The provider under any retry wrappers (vault calls are not payment operations)."""
     while isinstance(provider, RetryingProvider):
@@ -62,7 +59,7 @@ class PaymentService:
         ledger: LedgerService,
         *,
         settings: PaymentSettings | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
         listeners: Sequence[PaymentListener] = (),
     ) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 
+from evbill.clock import utc_now
 from evbill.invoicing.auto import DocumentIssuer
 from evbill.invoicing.service import InvoicingService
 from evbill.ledger.service import LedgerService
@@ -23,14 +23,10 @@ __all__ = ["build_billing", "run_sweeper"]
 log = logging.getLogger("evbill.payments")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def build_billing(db: Database, provider: PaymentProvider | None = None) -> SessionBilling:
     """`provider` (or the configured one, EVBILL_PAYMENT_PROVIDER) behind the session hooks."""
     # Receipts and credit notes are issued the moment a payment or refund is booked.
-    issuer = DocumentIssuer(InvoicingService(db), _utc_now)
+    issuer = DocumentIssuer(InvoicingService(db), utc_now)
     payments = PaymentService(db, provider or build_provider(), LedgerService(sql_unit_of_work(db)),
                               listeners=[issuer])
     return SessionBilling(db, payments)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from evbill.clock import utc_now
 from evbill.config import Settings, get_settings
 from evbill.sessions import codec
 from evbill.sessions.batch import BatchOutcome, record_meter_values_batch
@@ -62,10 +63,6 @@ _STATUS_STATES = {
     "SuspendedEV": SessionState.SUSPENDED,
     "SuspendedEVSE": SessionState.SUSPENDED,
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SessionService:

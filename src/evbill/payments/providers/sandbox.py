@@ -15,9 +15,10 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from evbill.clock import utc_now
 from evbill.money import Money
 from evbill.payments.provider import (
     Authorization,
@@ -78,10 +79,6 @@ class _CaptureRecord:
     at: datetime | None = None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SandboxProvider:
     """A `PaymentProvider` and `TokenVault` with no network behind it."""
 
@@ -91,7 +88,7 @@ class SandboxProvider:
         self,
         *,
         webhook_secret: str = "whsec_sandbox",
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         authorization_ttl: timedelta = timedelta(days=7),
         challenge_ttl: timedelta = timedelta(minutes=15),
         latency_s: float = 0.0,

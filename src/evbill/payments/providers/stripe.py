@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 import stripe
 
+from evbill.clock import utc_now
 from evbill.money import Money
 from evbill.payments.provider import (
     Authorization,
@@ -66,10 +67,6 @@ class StripeConfigurationError(PaymentError):
     """Stripe refused our credentials or permissions: an operator must fix the setup."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class StripeProvider:
     """A `PaymentProvider` and `TokenVault` backed by a Stripe account."""
 
@@ -80,7 +77,7 @@ class StripeProvider:
         client: stripe.StripeClient,
         *,
         webhook_secret: str,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         webhook_tolerance: timedelta = DEFAULT_TOLERANCE,
         channel: Channel = "card",
     ) -> None:
@@ -98,7 +95,7 @@ class StripeProvider:
         *,
         webhook_secret: str,
         http_client: stripe.HTTPClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         channel: Channel = "card",
     ) -> StripeProvider:
         client = stripe.StripeClient(api_key, max_network_retries=0, http_client=http_client)
