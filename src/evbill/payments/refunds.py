@@ -21,6 +21,8 @@ from evbill.payments.wallets import WalletPayments
 
 __all__ = ["RefundResult", "Refunds"]
 
+log = logging.getLogger("evbill.payments")
+
 
 @dataclass(frozen=True, slots=True)
 class RefundResult:
@@ -30,8 +32,6 @@ class RefundResult:
     method: str
     status: str
     created_at: datetime
-
-log = logging.getLogger("evbill.payments")
 
 
 class Refunds:
