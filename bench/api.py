@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from api_load import load, user_id
@@ -148,6 +149,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
     ap.add_argument("--database-url", help="an EMPTY database (default: a temp SQLite file)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="the database already holds this bench's data (same --sessions, "
+                         "--drivers, --clients): skip the load")
+    ap.add_argument("--kinds", default="history,live", help="scenarios to run")
+    ap.add_argument("--single", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run each scenario with one client")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--field-key", default="", help=argparse.SUPPRESS)
@@ -157,14 +164,22 @@ def main() -> None:
         return
     url = args.database_url or f"sqlite+pysqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     field_key = Fernet.generate_key().decode()
-    ensure_schema(url)
-    db = Database.open(url)
-    t0 = time.perf_counter()
-    data = load(db, FieldCipher(field_key), sessions=args.sessions, drivers=args.drivers,
-                live=args.clients)  # fmt: skip
-    print(f"loaded {args.sessions:,} sessions + CDRs, {args.drivers:,} drivers on "
-          f"{db.backend} in {time.perf_counter() - t0:.1f} s")
-    db.dispose()
+    if args.reuse:
+        if not args.database_url:
+            ap.error("--reuse needs --database-url")
+        field_key = _stored_field_key(url)
+        data = {"drivers": args.drivers,
+                "live": {i: args.sessions + 1 + i for i in range(args.clients)}}
+    else:
+        ensure_schema(url)
+        db = Database.open(url)
+        t0 = time.perf_counter()
+        data = load(db, FieldCipher(field_key), sessions=args.sessions, drivers=args.drivers,
+                    live=args.clients)  # fmt: skip
+        _store_field_key(db, field_key)
+        print(f"loaded {args.sessions:,} sessions + CDRs, {args.drivers:,} drivers on "
+              f"{db.backend} in {time.perf_counter() - t0:.1f} s")
+        db.dispose()
     port = _port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", "--database-url", url,
                                "--port", str(port), "--field-key", field_key],
@@ -172,8 +187,8 @@ def main() -> None:
     try:
         _wait(port)
         ctx_tokens = _tokens(url, field_key, args.clients, args.drivers)
-        for clients in sorted({1, args.clients}):
-            for kind in ("history", "live"):
+        for clients in sorted({1, args.clients} if args.single else {args.clients}):
+            for kind in args.kinds.split(","):
                 lat = asyncio.run(run(port, ctx_tokens, data["live"], clients, args.duration,
                                       kind))  # fmt: skip
                 report(f"{kind} ({clients} client{'s' if clients > 1 else ''})", lat,
@@ -195,6 +210,22 @@ def _tokens(url: str, field_key: str, count: int, drivers: int) -> list[str]:
     picks = list(range(count)) if count <= drivers else [random.randrange(drivers)
                                                          for _ in range(count)]
     return [signer.dumps({"u": user_id(d)}) for d in picks]
+
+
+def _store_field_key(db: Database, field_key: str) -> None:
+    """Remember the load's field key beside the data, so `--reuse` can decrypt what it wrote."""
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bench_meta (field_key TEXT NOT NULL)")
+        conn.execute(text("INSERT INTO bench_meta VALUES (:k)"), {"k": field_key})
+
+
+def _stored_field_key(url: str) -> str:
+    db = Database.open(url)
+    try:
+        with db.engine.connect() as conn:
+            return str(conn.exec_driver_sql("SELECT field_key FROM bench_meta").scalar_one())
+    finally:
+        db.dispose()
 
 
 def _wait(port: int) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from api_world import PASSWORD, World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from evbill.api import auth as auth_module
 from evbill.api.context import ApiContext
 from evbill.api.tables import UserRow
 
@@ -79,3 +83,30 @@ def test_api_keys_authenticate_until_revoked(client: TestClient, world: World) -
                          headers=bearer(world, "admin"))
     assert gone.status_code == 204
     assert client.get("/api/v1/operator/revenue", headers=key).status_code == 401
+
+
+def test_a_remembered_token_still_expires(client: TestClient, world: World, ctx: ApiContext,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Verified tokens are remembered per process; the expiry is checked on every use."""
+    headers = bearer(world, "driver")
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    token = headers["Authorization"].split()[1]
+    assert ctx.verified_tokens.get(token) is not None
+    later = time.time() + ctx.api.token_ttl_s + 5
+    monkeypatch.setattr(auth_module.time, "time", lambda: later)
+    r = client.get("/api/v1/me", headers=headers)
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_a_disabled_user_is_refused_once_the_user_cache_lapses(
+    client: TestClient, world: World, ctx: ApiContext
+) -> None:  # fmt: skip
+    headers = bearer(world, "driver")
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with ctx.db.sessions() as s, s.begin():
+        user = s.get(UserRow, world.users["driver"].id)
+        assert user is not None
+        user.disabled = True
+        user_id = user.id
+    ctx.users.forget(user_id)  # what the TTL (EVBILL_API_USER_CACHE_S) does on its own
+    assert client.get("/api/v1/me", headers=headers).status_code == 401

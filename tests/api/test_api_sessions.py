@@ -9,6 +9,7 @@ from api_world import T0, Clock, World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from evbill.api.schemas import SessionPage
 from evbill.config import Settings
 from evbill.sessions.commands import IdToken, MeterReading, RecordMeterValues, StartSession
 from evbill.sessions.service import SessionService
@@ -127,3 +128,17 @@ def test_operators_see_only_their_network(client: TestClient, world: World) -> N
         # driver 20 kWh (7.14) + ad hoc 5 kWh (1.785), summed exactly, shown rounded
         ("2026-03-01", 0, []), ("2026-03-02", 2, [{"amount": "8.93", "currency": "EUR"}]),
         ("2026-03-03", 0, [])]
+
+
+def test_history_items_are_exactly_the_session_resource(client: TestClient, world: World) -> None:
+    """The history page is serialized without building response models; each item must be
+    byte-for-byte what the single-session endpoint (a validated `SessionOut`) returns."""
+    headers = bearer(world, "driver")
+    page = client.get("/api/v1/me/sessions", headers=headers).json()
+    SessionPage.model_validate(page)
+    assert page["items"]
+    for item in page["items"]:
+        one = client.get(f"/api/v1/me/sessions/{item['id']}", headers=headers).json()
+        assert one == item
+    rated = next(i for i in page["items"] if i["id"] == world.sessions["driver_done"])
+    assert set(rated["total"]) == {"amount", "currency"} and rated["links"]["cdr"]

@@ -207,3 +207,31 @@ def test_outbox_claims_each_command_once(db: Database) -> None:
     with pytest.raises(StationCommandError, match="not registered"):
         outbox.enqueue("NOPE", "Reset", {}, now=T0)
     assert [c.status for c in outbox.list("CS1", "sent")] == ["sent"] * 4
+
+
+def test_reader_sees_commits_and_leaves_pooled_connections_fit_for_writing(
+    database_url: str,
+) -> None:
+    """`Database.reader()` runs outside a transaction (SQLite: no BEGIN; PostgreSQL:
+    AUTOCOMMIT). Each read sees what was committed just before it, and a connection it gave
+    back to the pool still runs transactions that roll back properly."""
+    db = Database.open(database_url)
+    try:
+        _station(db)
+        with db.reader() as conn:
+            before = conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar_one()
+            with UnitOfWork(db) as uow:
+                _session(uow, transaction_id="seen-at-once")
+                uow.commit()
+            # The same connection, no transaction held open: the next read sees the commit.
+            assert conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar_one() == before + 1
+        for _ in range(3):  # pooled connections after reader use: rollback still undoes writes
+            with UnitOfWork(db) as uow:
+                _session(uow, transaction_id="rolled-back")
+                uow.flush()
+                uow.rollback()
+        with UnitOfWork(db, read_only=True) as uow:
+            assert uow.sessions.by_transaction("CS1", "rolled-back") is None
+            assert uow.sessions.by_transaction("CS1", "seen-at-once") is not None
+    finally:
+        db.dispose()

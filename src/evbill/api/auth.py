@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -106,6 +107,30 @@ def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
         return Principal(Role(row.role), None, row.operator_id, None, "api_key")
 
 
+def _token_user(ctx: ApiContext, token: str) -> Any:
+    """The user id a bearer token was issued to, once its signature and age are checked.
+
+    A verified token is remembered with the moment it expires (the signature check is the
+    larger part of a cheap request's cost); expiry is still enforced on every use."""
+    known = ctx.verified_tokens.get(token)
+    if known is not None:
+        user_id, expires_at = known
+        if time.time() <= expires_at:
+            return user_id
+        raise Unauthorized("Authorization: the token has expired; sign in again")
+    try:
+        data, signed_at = ctx.tokens.loads(token, max_age=ctx.api.token_ttl_s,
+                                           return_timestamp=True)  # fmt: skip
+    except SignatureExpired:
+        raise Unauthorized("Authorization: the token has expired; sign in again") from None
+    except BadSignature:
+        raise Unauthorized("Authorization: the token is not valid") from None
+    claimed = data.get("u") if isinstance(data, dict) else None
+    if isinstance(claimed, str):
+        ctx.verified_tokens.put(token, (claimed, signed_at.timestamp() + ctx.api.token_ttl_s))
+    return claimed
+
+
 def bearer_principal(request: Request) -> Principal | None:
     """The caller of an API request, or None when it presented no credentials at all."""
     header = request.headers.get("authorization", "")
@@ -121,13 +146,7 @@ def bearer_principal(request: Request) -> Principal | None:
         if principal is None:
             raise Unauthorized("Authorization: unknown or revoked API key")
         return principal
-    try:
-        data = ctx.tokens.loads(value, max_age=ctx.api.token_ttl_s)
-    except SignatureExpired:
-        raise Unauthorized("Authorization: the token has expired; sign in again") from None
-    except BadSignature:
-        raise Unauthorized("Authorization: the token is not valid") from None
-    principal = _user_principal(ctx, data.get("u") if isinstance(data, dict) else None, "token")
+    principal = _user_principal(ctx, _token_user(ctx, value), "token")
     if principal is None:
         raise Unauthorized("Authorization: the token's user no longer exists")
     return principal
@@ -158,7 +177,7 @@ class Allow:
         self.roles = frozenset(roles)
         self.portal = portal
 
-    def __call__(self, request: Request) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
         principal = cookie_principal(request) if self.portal else bearer_principal(request)
         if principal is None:
             if self.portal:

@@ -54,6 +54,7 @@ class ApiContext:
     cookies: URLSafeTimedSerializer = field(init=False)
     limiter: LoginLimiter = field(init=False)
     users: TtlCache[tuple[Any, str | None, str]] = field(init=False)
+    verified_tokens: TtlCache[tuple[str, float]] = field(init=False)
     outbox: StationCommandOutbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +68,7 @@ class ApiContext:
         self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
         self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
         self.users = TtlCache(self.api.user_cache_s)
+        self.verified_tokens = TtlCache(self.api.token_cache_s)
         self.outbox = StationCommandOutbox(self.db)
         self.ledger = LedgerService(sql_unit_of_work(self.db))
         self.invoicing = InvoicingService(self.db, self.invoicing_settings)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from evbill.api.auth import Principal, Role
@@ -72,17 +73,64 @@ def _item(r: Any) -> SessionItem:
     return SessionItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], total, r[9], r[7], r[8])
 
 
+_SESSIONS = cast(Table, SessionRow.__table__)
+_CDRS = cast(Table, CdrRow.__table__)
+_STATIONS = cast(Table, StationRow.__table__)
+_CARDS = select(IdTokenRow.value).where(IdTokenRow.account == bindparam("account"))
+
+
+@lru_cache(maxsize=128)
+def _page_query(drivers: bool, cursor: bool, since: bool, until: bool, state: bool,
+                station: bool) -> Select[Any]:  # fmt: skip
+    """The history query for one combination of filters, built once with bound parameters
+    (a page request then costs one cached execution, not a statement construction).
+
+    A driver's cards are passed as a list (read first), so the query walks
+    `ix_sessions_id_token_started` per card instead of sorting the driver's whole history."""
+    s, c = _SESSIONS.c, _CDRS.c
+    stmt = (select(s.id, s.station_id, s.evse_id, s.state, s.started_at, s.stopped_at,
+                   s.energy_wh, s.id_token, s.time_zone, c.id, c.total_cost_incl_vat,
+                   c.currency)
+            .select_from(_SESSIONS.outerjoin(_CDRS, c.session_id == s.id)))  # fmt: skip
+    if drivers:
+        stmt = stmt.where(s.id_token.in_(bindparam("cards", expanding=True)))
+    else:
+        network = select(_STATIONS.c.id).where(_STATIONS.c.operator == bindparam("network"))
+        stmt = stmt.where(s.station_id.in_(network))
+    if station:
+        stmt = stmt.where(s.station_id == bindparam("station_id"))
+    if state:
+        stmt = stmt.where(s.state == bindparam("state"))
+    if since:
+        stmt = stmt.where(s.started_at >= bindparam("since"))
+    if until:
+        stmt = stmt.where(s.started_at < bindparam("until"))
+    if cursor:
+        stmt = stmt.where(or_(s.started_at < bindparam("at"),
+                              and_(s.started_at == bindparam("at"), s.id < bindparam("after"))))
+    return stmt.order_by(s.started_at.desc(), s.id.desc()).limit(bindparam("limit"))
+
+
 def session_page(
-    s: Session, principal: Principal, win: Window,
+    conn: Connection, principal: Principal, win: Window,
     station_id: str | None = None, state: str | None = None,
 ) -> Page[SessionItem]:  # fmt: skip
-    stmt = (select(*_COLUMNS).outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
-            .where(scope_filter(principal, s)))  # fmt: skip
-    if station_id is not None:
-        stmt = stmt.where(SessionRow.station_id == station_id)
-    if state is not None:
-        stmt = stmt.where(SessionRow.state == state)
-    rows = s.execute(keyset(stmt, SessionRow.started_at, SessionRow.id, win)).all()
+    """One page of the caller's sessions (with their CDR totals), newest first: two indexed
+    reads (the driver's cards, then the page) on `conn` (`Database.reader()`, or an ORM
+    session's `.connection()`)."""
+    params: dict[str, Any] = {"limit": win.limit + 1, "station_id": station_id, "state": state,
+                              "since": win.since, "until": win.until}  # fmt: skip
+    driver = principal.role is Role.DRIVER
+    if driver:
+        params["cards"] = list(conn.execute(_CARDS, {"account": principal.token_account})
+                               .scalars())  # fmt: skip
+    else:
+        params["network"] = principal.network
+    if win.cursor is not None:
+        params["at"], params["after"] = win.cursor.at, win.cursor.id
+    stmt = _page_query(driver, win.cursor is not None, win.since is not None,
+                       win.until is not None, state is not None, station_id is not None)
+    rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
     items = [_item(r) for r in rows[: win.limit]]
     more = len(rows) > win.limit
     nxt = encode_cursor(items[-1].started_at, items[-1].id) if more and items else None

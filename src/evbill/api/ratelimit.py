@@ -68,6 +68,10 @@ class TtlCache(Generic[V]):
             self._items.move_to_end(key)
             return item[1]
 
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def put(self, key: str, value: V) -> None:
         if self._ttl <= 0:
             return

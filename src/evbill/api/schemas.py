@@ -24,12 +24,17 @@ class MoneyOut(BaseModel):
     currency: str = Field(examples=["EUR"])
 
 
+def money_body(value: Money, *, exact: bool = False) -> dict[str, str]:
+    """Money as it travels: rounded to the currency's minor unit unless `exact`."""
+    shown = value if exact else value.round_to_minor()
+    return {"amount": f"{shown.amount:f}", "currency": shown.currency}
+
+
 def money_out(value: Money | None, *, exact: bool = False) -> MoneyOut | None:
-    """Money for display: rounded to the currency's minor unit unless `exact`."""
+    """`money_body` as a response model."""
     if value is None:
         return None
-    shown = value if exact else value.round_to_minor()
-    return MoneyOut(amount=f"{shown.amount:f}", currency=shown.currency)
+    return MoneyOut.model_validate(money_body(value, exact=exact))
 
 
 def kwh(wh: Decimal) -> str:

@@ -51,6 +51,10 @@ class ApiSettings(BaseSettings):
     user_cache_s: float = Field(
         default=5.0, ge=0, description="seconds a signed-in user's role is cached per process"
     )
+    token_cache_s: float = Field(
+        default=300.0, ge=0, description="seconds a verified bearer token is remembered per "
+        "process (its expiry is still checked on every request)"
+    )
     threads: int = Field(
         default=12, ge=1, description="worker threads for request handlers (keep within the "
         "database pool, 15 on SQLite)"

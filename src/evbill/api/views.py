@@ -5,25 +5,52 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from evbill.api.history import SessionItem
+from fastapi import Response
+from pydantic_core import to_json
+
+from evbill.api.history import Page, SessionItem
 from evbill.api.live import OPEN_STATES, LiveView
-from evbill.api.schemas import CdrOut, LiveOut, SessionOut, kwh, money_out
+from evbill.api.schemas import CdrOut, LiveOut, SessionOut, kwh, money_body, money_out
 from evbill.money import Money
 from evbill.store.tables import CdrRow
 from evbill.tariffs import loads
 
-__all__ = ["cdr_out", "live_out", "session_out"]
+__all__ = ["JsonBody", "cdr_out", "live_out", "session_body", "session_out", "session_page_body"]
 
 
-def session_out(item: SessionItem, base: str) -> SessionOut:
+class JsonBody(Response):
+    """A JSON response from plain values (datetimes, Decimals included), serialized exactly
+    as the response models would be but without building them: the hot read endpoints
+    declare their model for the OpenAPI document and return this."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
+def session_body(item: SessionItem, base: str) -> dict[str, Any]:
+    """A session as `SessionOut` describes it."""
     links = {"self": f"{base}/sessions/{item.id}", "live": f"{base}/sessions/{item.id}/live"}
     if item.cdr_id:
         links["cdr"] = f"{base}/cdrs/{item.cdr_id}"
-    return SessionOut(
-        id=item.id, station_id=item.station_id, evse_id=item.evse_id, state=item.state,
-        started_at=item.started_at, stopped_at=item.stopped_at, energy_kwh=kwh(item.energy_wh),
-        total=money_out(item.total), cdr_id=item.cdr_id, links=links,
-    )  # fmt: skip
+    return {
+        "id": item.id, "station_id": item.station_id, "evse_id": item.evse_id,
+        "state": item.state, "started_at": item.started_at, "stopped_at": item.stopped_at,
+        "energy_kwh": kwh(item.energy_wh),
+        "total": None if item.total is None else money_body(item.total),
+        "cdr_id": item.cdr_id, "links": links,
+    }  # fmt: skip
+
+
+def session_page_body(page: Page[SessionItem], base: str) -> dict[str, Any]:
+    """A page of sessions as `SessionPage` describes it."""
+    return {"items": [session_body(i, base) for i in page.items],
+            "next_cursor": page.next_cursor}  # fmt: skip
+
+
+def session_out(item: SessionItem, base: str) -> SessionOut:
+    return SessionOut.model_validate(session_body(item, base))
 
 
 def live_out(item: SessionItem, live: LiveView, base: str) -> LiveOut:

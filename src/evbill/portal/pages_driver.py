@@ -56,8 +56,8 @@ def _charts(request: Request, who: Principal) -> dict[str, str]:
 @router.get("/")
 def home(request: Request, who: Driver, flash: str | None = None) -> Response:
     ctx = context_of(request)
-    with ctx.db.read_sessions() as s:
-        recent = session_page(s, who, window(10, None, None, None)).items
+    with ctx.db.reader() as conn:
+        recent = session_page(conn, who, window(10, None, None, None)).items
     running = [item for item in recent if item.state in OPEN_STATES]
     return page(request, "driver_home.html", who, running=running, recent=recent,
                 charts=_charts(request, who), flash=flash, tz=ZoneInfo(TZ))
@@ -115,8 +115,8 @@ def history(
 ) -> Response:  # fmt: skip
     zone = ZoneInfo(TZ)
     win = window(20, cursor, _day(date_from, zone), _day(date_to, zone, end=True))
-    with context_of(request).db.read_sessions() as s:
-        result = session_page(s, who, win, state=state or None)
+    with context_of(request).db.reader() as conn:
+        result = session_page(conn, who, win, state=state or None)
     return page(request, "driver_sessions.html", who, page_=result, date_from=date_from or "",
                 date_to=date_to or "", state=state or "", tz=zone)
 

@@ -28,7 +28,7 @@ from evbill.api.schemas import (
     money_out,
 )
 from evbill.api.users import UserService
-from evbill.api.views import cdr_out, live_out, session_out
+from evbill.api.views import cdr_out, live_out, session_out, session_page_body
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
 from evbill.store.uow import UnitOfWork
@@ -89,10 +89,9 @@ def sessions(
     station_id: str | None = None, state: str | None = None,
 ) -> SessionPage:  # fmt: skip
     win = window(limit, cursor, since, until)
-    with context_of(request).db.read_sessions() as s:
-        page = session_page(s, who, win, station_id=station_id, state=state)
-    return SessionPage(items=[session_out(i, BASE) for i in page.items],
-                       next_cursor=page.next_cursor)  # fmt: skip
+    with context_of(request).db.reader() as conn:
+        page = session_page(conn, who, win, station_id=station_id, state=state)
+    return SessionPage.model_validate(session_page_body(page, BASE))
 
 
 @router.get("/sessions/{session_id}")
