@@ -36,11 +36,12 @@ from evbill.api.settings import ApiSettings, resolve_secrets
 from evbill.api.settlement import run_settler
 from evbill.config import Settings
 from evbill.invoicing.settings import InvoicingSettings
+from evbill.payments.config import PaymentProviderSettings, ProviderNotConfigured
 from evbill.payments.model import PaymentSettings
 from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.store.database import Database
 
-__all__ = ["api_routes", "create_app", "mount"]
+__all__ = ["api_routes", "configured_provider", "create_app", "mount"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,7 @@ def create_app(
     api = resolve_secrets(api_settings or ApiSettings(), settings.data_dir)
     owns_db = db is None
     database = db or Database.open(settings.resolved_database_url)
-    card_provider = provider or SandboxProvider(
-        webhook_secret=api.sandbox_webhook_secret.get_secret_value())
+    card_provider = provider or configured_provider(api)
     ctx = ApiContext(database, settings, api, card_provider, clock, payment_settings,
                      invoicing_settings)
 
@@ -97,6 +97,22 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def configured_provider(api: ApiSettings) -> CardProvider:
+    """The processor EVBILL_PAYMENT_PROVIDER names: Stripe with its keys, else the sandbox
+    (whose state lives in this process)."""
+    chosen = PaymentProviderSettings()
+    if chosen.payment_provider != "stripe":
+        return SandboxProvider(webhook_secret=api.sandbox_webhook_secret.get_secret_value())
+    if chosen.stripe_secret_key is None or chosen.stripe_webhook_secret is None:
+        raise ProviderNotConfigured("EVBILL_STRIPE_SECRET_KEY and EVBILL_STRIPE_WEBHOOK_SECRET: "
+                                    "both are required when EVBILL_PAYMENT_PROVIDER=stripe")
+    from evbill.payments.providers.stripe import StripeProvider
+
+    return StripeProvider.from_api_key(
+        chosen.stripe_secret_key.get_secret_value(),
+        webhook_secret=chosen.stripe_webhook_secret.get_secret_value())
 
 
 def mount(app: FastAPI, router: APIRouter) -> None:

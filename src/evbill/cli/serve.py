@@ -30,7 +30,8 @@ SWEEP_INTERVAL_S = 60.0
 
 
 async def _serve(settings: Settings, service: SessionService, db: Database,
-                 billing: SessionBilling, sandbox: SandboxProvider | None) -> None:
+                 billing: SessionBilling, sandbox: SandboxProvider | None,
+                 with_api: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -39,9 +40,11 @@ async def _serve(settings: Settings, service: SessionService, db: Database,
     def started(gateway: Gateway) -> None:
         console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
 
-    await asyncio.gather(run_gateway(settings, service, db=db, stop=stop, on_started=started),
-                         _serve_api(settings, db, sandbox, stop),
-                         run_sweeper(billing, SWEEP_INTERVAL_S, stop))
+    parts = [run_gateway(settings, service, db=db, stop=stop, on_started=started),
+             run_sweeper(billing, SWEEP_INTERVAL_S, stop)]
+    if with_api:
+        parts.append(_serve_api(settings, db, sandbox, stop))
+    await asyncio.gather(*parts)
 
 
 async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider | None,
@@ -66,6 +69,9 @@ def _shared_sandbox() -> SandboxProvider | None:
 def serve(
     host: Annotated[str | None, typer.Option(help="interface (default EVBILL_OCPP_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default EVBILL_OCPP_PORT)")] = None,
+    api: Annotated[bool, typer.Option(
+        help="also serve the API and portal (EVBILL_API_PORT) in this process; --no-api when "
+             "`evbill api` serves them")] = True,
 ) -> None:
     """Run the OCPP gateway (1.6J, 2.0.1, 2.1) on the embedded SQLite or EVBILL_DATABASE_URL."""
     settings = get_settings()
@@ -85,7 +91,7 @@ def serve(
             sandbox, RetryPolicy(max_attempts=PaymentProviderSettings().payment_max_attempts))
         billing = build_billing(db, retrying)  # payments wired into the session lifecycle
         service = SessionService(db, settings, hooks=billing)
-        asyncio.run(_serve(settings, service, db, billing, sandbox))
+        asyncio.run(_serve(settings, service, db, billing, sandbox, api))
     finally:
         db.dispose()
     log.info("serve.stopped")
