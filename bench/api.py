@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -49,13 +50,21 @@ def api_settings(field_key: str) -> ApiSettings:
                        settle_interval_s=0)
 
 
-def serve(url: str, port: int, field_key: str) -> None:
-    """The server process: the app on the bench database, one uvicorn worker."""
+def bench_app() -> FastAPI:
+    """The app each server worker builds (uvicorn imports this module in every worker)."""
+    return create_app(Settings(database_url=os.environ["BENCH_DATABASE_URL"],
+                               data_dir=Path(tempfile.mkdtemp())),
+                      api_settings=api_settings(os.environ["BENCH_FIELD_KEY"]))  # fmt: skip
+
+
+def serve(url: str, port: int, field_key: str, workers: int) -> None:
+    """The server: the app on the bench database in `workers` uvicorn processes. Each worker
+    has its own sandbox processor; no payment endpoint is called here."""
     import uvicorn
 
-    app = create_app(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp())),
-                     api_settings=api_settings(field_key))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_FIELD_KEY"] = url, field_key
+    uvicorn.run(f"{Path(__file__).stem}:bench_app", factory=True, workers=workers,
+                host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _port() -> int:
@@ -93,12 +102,34 @@ class Conn:
         self.writer.close()
 
 
-async def _history_client(conn: Conn, until: float, out: list[float]) -> None:
+class Pace:
+    """When a client sends: back to back (closed loop), or on a fixed schedule (open loop,
+    `interval` seconds apart). On a schedule, latency counts from the planned send time, so a
+    server that falls behind is charged for the wait (no coordinated omission)."""
+
+    def __init__(self, interval: float | None) -> None:
+        self.interval = interval
+        self.next_at = time.perf_counter() + (random.random() * interval if interval else 0)
+
+    async def start(self) -> float:
+        if self.interval is None:
+            return time.perf_counter()
+        planned = self.next_at
+        self.next_at += self.interval
+        delay = planned - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return planned
+
+
+async def _history_client(conn: Conn, pace: Pace, until: float, out: list[float]) -> None:
     while time.perf_counter() < until:
         cursor = None
         for _ in range(3):
+            if time.perf_counter() >= until:
+                return
             path = "/api/v1/me/sessions?limit=20" + (f"&cursor={cursor}" if cursor else "")
-            t0 = time.perf_counter()
+            t0 = await pace.start()
             status, body = await conn.get(path)
             out.append(time.perf_counter() - t0)
             if status != 200:
@@ -108,9 +139,10 @@ async def _history_client(conn: Conn, until: float, out: list[float]) -> None:
                 break
 
 
-async def _live_client(conn: Conn, session_id: int, until: float, out: list[float]) -> None:
+async def _live_client(conn: Conn, session_id: int, pace: Pace, until: float,
+                       out: list[float]) -> None:  # fmt: skip
     while time.perf_counter() < until:
-        t0 = time.perf_counter()
+        t0 = await pace.start()
         status, body = await conn.get(f"/api/v1/me/sessions/{session_id}/live")
         out.append(time.perf_counter() - t0)
         if status != 200:
@@ -118,15 +150,19 @@ async def _live_client(conn: Conn, session_id: int, until: float, out: list[floa
 
 
 async def run(port: int, tokens: list[str], live: dict[int, int], clients: int,
-              duration: float, kind: str) -> list[float]:  # fmt: skip
+              duration: float, kind: str, rate: float | None) -> list[float]:  # fmt: skip
+    """`clients` connections for `duration` seconds; `rate`: total requests/s offered (open
+    loop, spread evenly over the clients), or None for back to back."""
     out: list[float] = []
     conns = [await Conn.open(port, tokens[i % len(tokens)]) for i in range(clients)]
     try:
+        paces = [Pace(None if rate is None else clients / rate) for _ in conns]
         until = time.perf_counter() + duration
         if kind == "history":
-            jobs = [_history_client(c, until, out) for c in conns]
+            jobs = [_history_client(c, p, until, out) for c, p in zip(conns, paces, strict=True)]
         else:
-            jobs = [_live_client(c, live[i], until, out) for i, c in enumerate(conns)]
+            jobs = [_live_client(c, live[i], p, until, out)
+                    for i, (c, p) in enumerate(zip(conns, paces, strict=True))]  # fmt: skip
         await asyncio.gather(*jobs)
     finally:
         for c in conns:
@@ -137,7 +173,7 @@ async def run(port: int, tokens: list[str], live: dict[int, int], clients: int,
 def report(name: str, latencies: list[float], duration: float) -> None:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    print(f"{name:<34} {len(ordered) / duration:>8.0f} req/s   p50 "
+    print(f"{name:<44} {len(ordered) / duration:>8.0f} req/s   p50 "
           f"{statistics.median(ordered) * 1000:>7.1f} ms   p99 {p99 * 1000:>7.1f} ms   "
           f"({len(ordered)} requests)")
 
@@ -153,6 +189,10 @@ def main() -> None:
                     help="the database already holds this bench's data (same --sessions, "
                          "--drivers, --clients): skip the load")
     ap.add_argument("--kinds", default="history,live", help="scenarios to run")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--rates", default="",
+                    help="also offer these total request rates (req/s, comma-separated) from "
+                         "the concurrent clients on a fixed schedule (open loop)")
     ap.add_argument("--single", action=argparse.BooleanOptionalAction, default=True,
                     help="also run each scenario with one client")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -160,13 +200,14 @@ def main() -> None:
     ap.add_argument("--field-key", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.database_url, args.port, args.field_key)
+        serve(args.database_url, args.port, args.field_key, args.workers)
         return
     url = args.database_url or f"sqlite+pysqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     field_key = Fernet.generate_key().decode()
     if args.reuse:
         if not args.database_url:
             ap.error("--reuse needs --database-url")
+        ensure_schema(url)  # the data stays; newer migrations are applied
         field_key = _stored_field_key(url)
         data = {"drivers": args.drivers,
                 "live": {i: args.sessions + 1 + i for i in range(args.clients)}}
@@ -182,16 +223,24 @@ def main() -> None:
         db.dispose()
     port = _port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", "--database-url", url,
-                               "--port", str(port), "--field-key", field_key],
+                               "--port", str(port), "--field-key", field_key,
+                               "--workers", str(args.workers)],
                               env={**os.environ, "EVBILL_LOG_LEVEL": "WARNING"})  # fmt: skip
     try:
         _wait(port)
         ctx_tokens = _tokens(url, field_key, args.clients, args.drivers)
-        for clients in sorted({1, args.clients} if args.single else {args.clients}):
+        print(f"server: {args.workers} uvicorn worker{'s' if args.workers > 1 else ''}, "
+              f"{os.cpu_count()} CPUs shared with the clients")
+        plans: list[tuple[int, float | None]] = [(args.clients, None)]
+        if args.single:
+            plans.insert(0, (1, None))
+        plans += [(args.clients, float(r)) for r in args.rates.split(",") if r]
+        for clients, rate in plans:
             for kind in args.kinds.split(","):
                 lat = asyncio.run(run(port, ctx_tokens, data["live"], clients, args.duration,
-                                      kind))  # fmt: skip
-                report(f"{kind} ({clients} client{'s' if clients > 1 else ''})", lat,
+                                      kind, rate))  # fmt: skip
+                how = "back to back" if rate is None else f"offered {rate:.0f}/s"
+                report(f"{kind} ({clients} client{'s' if clients > 1 else ''}, {how})", lat,
                        args.duration)
     finally:
         server.terminate()

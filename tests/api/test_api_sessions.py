@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from api_world import T0, Clock, World, bearer
+from api_world import T0, Clock, World, bearer, tariff_json
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from evbill.api.context import ApiContext
 from evbill.api.schemas import SessionPage
 from evbill.config import Settings
 from evbill.sessions.commands import IdToken, MeterReading, RecordMeterValues, StartSession
 from evbill.sessions.service import SessionService
+from evbill.sessions.tariff_book import TariffBook
 from evbill.store.outbox import StationCommandOutbox
 from evbill.store.tables import SessionRow
+from evbill.store.uow import UnitOfWork
 
 
 def _start_many(world: World, count: int) -> None:
@@ -142,3 +145,26 @@ def test_history_items_are_exactly_the_session_resource(client: TestClient, worl
         assert one == item
     rated = next(i for i in page["items"] if i["id"] == world.sessions["driver_done"])
     assert set(rated["total"]) == {"amount", "currency"} and rated["links"]["cdr"]
+
+
+def test_live_tariff_choice_is_remembered_for_a_while(client: TestClient, world: World,
+                                                      ctx: ApiContext) -> None:  # fmt: skip
+    """The live view remembers which tariff a running session uses (parsing and looking it up
+    on every poll is most of a poll's cost). An assignment back-dated before the session's
+    start shows once the remembered choice lapses (EVBILL: 60 s; forgotten here)."""
+    sid = world.sessions["driver_live"]
+    url = f"/api/v1/me/sessions/{sid}/live"
+    first = client.get(url, headers=bearer(world, "driver")).json()
+    assert first["tariff_id"] == "TA" and first["cost_so_far"]["amount"] == "2.14"
+    TariffBook(world.db).add(tariff_json("TA2", "0.60"), now=T0, station_id="A-1",
+                             valid_from=T0 - timedelta(days=30))  # fmt: skip
+    remembered = client.get(url, headers=bearer(world, "driver")).json()
+    assert remembered["tariff_id"] == "TA"
+    ctx.live_tariffs.forget(sid)
+    fresh = client.get(url, headers=bearer(world, "driver")).json()
+    assert fresh["tariff_id"] == "TA2"
+    assert fresh["cost_so_far"] == {"amount": "4.28", "currency": "EUR"}  # 6 kWh × 0.714
+    with UnitOfWork(world.db, read_only=True) as uow:  # one parsed tariff, shared by polls
+        row = uow.sessions.get(sid)
+        assert row is not None
+        assert ctx.live_tariffs.tariff(uow, row) is ctx.live_tariffs.tariff(uow, row)

@@ -12,6 +12,7 @@ from fastapi import Request
 from itsdangerous import URLSafeTimedSerializer
 
 from evbill.api.crypto import FieldCipher, Passwords
+from evbill.api.live import TariffMemo
 from evbill.api.ratelimit import LoginLimiter, TtlCache
 from evbill.api.settings import ApiSettings
 from evbill.clock import utc_now
@@ -55,6 +56,7 @@ class ApiContext:
     limiter: LoginLimiter = field(init=False)
     users: TtlCache[tuple[Any, str | None, str]] = field(init=False)
     verified_tokens: TtlCache[tuple[str, float]] = field(init=False)
+    live_tariffs: TariffMemo = field(init=False)
     outbox: StationCommandOutbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +71,7 @@ class ApiContext:
         self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
         self.users = TtlCache(self.api.user_cache_s)
         self.verified_tokens = TtlCache(self.api.token_cache_s)
+        self.live_tariffs = TariffMemo()
         self.outbox = StationCommandOutbox(self.db)
         self.ledger = LedgerService(sql_unit_of_work(self.db))
         self.invoicing = InvoicingService(self.db, self.invoicing_settings)

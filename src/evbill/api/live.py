@@ -4,10 +4,13 @@ tariff by the rating engine up to `now` (time-based components keep counting whi
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from evbill.api.ratelimit import TtlCache
 from evbill.money import MoneyError
 from evbill.rating import MeterSample, Price, RatingError, rate_timeline
 from evbill.sessions.state import SessionState
@@ -15,9 +18,9 @@ from evbill.sessions.tariff_book import tariff_for_session as book_tariff_for_se
 from evbill.sessions.timeline import Point, build_timeline
 from evbill.store.tables import SessionRow, TariffRow
 from evbill.store.uow import UnitOfWork
-from evbill.tariffs import TariffError, loads, parse_tariff
+from evbill.tariffs import Tariff, TariffError, loads, parse_tariff
 
-__all__ = ["OPEN_STATES", "LiveView", "live_view", "tariff_for_session"]
+__all__ = ["OPEN_STATES", "LiveView", "TariffMemo", "live_view", "tariff_for_session"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,59 @@ def tariff_for_session(uow: UnitOfWork, row: SessionRow) -> TariffRow | None:
     return book_tariff_for_session(uow, row)  # group tariff included, as sessions.finish
 
 
-def live_view(uow: UnitOfWork, row: SessionRow, now: datetime) -> LiveView:
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    pk: int
+    tariff_id: str
+    tariff: Tariff
+
+
+class TariffMemo:
+    """What a polled live view would otherwise look up and parse on every request.
+
+    Stored tariff versions never change (a new version is a new row), so a parsed tariff is
+    kept by its key for good (LRU-bounded). Which tariff an unrated session uses is the one in
+    force at its start; that is remembered for `choice_ttl_s` seconds, so an assignment
+    back-dated before a running session's start shows in its live cost within that time (the
+    final CDR always takes the assignment in force when it is rated)."""
+
+    def __init__(self, choice_ttl_s: float = 60.0, size: int = 1024) -> None:
+        self._choice: TtlCache[int] = TtlCache(choice_ttl_s, size=10 * size)
+        self._parsed: OrderedDict[int, _Chosen] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def forget(self, session_id: int) -> None:
+        """Look the session's tariff up afresh on its next poll."""
+        self._choice.forget(str(session_id))
+
+    def tariff(self, uow: UnitOfWork, row: SessionRow) -> _Chosen | None:
+        pk = row.tariff_pk if row.tariff_pk is not None else self._choice.get(str(row.id))
+        if pk is None:
+            chosen_row = tariff_for_session(uow, row)
+            if chosen_row is None:
+                return None
+            pk = chosen_row.pk
+            if row.tariff_pk is None:
+                self._choice.put(str(row.id), pk)
+        with self._lock:
+            known = self._parsed.get(pk)
+            if known is not None:
+                self._parsed.move_to_end(pk)
+                return known
+        stored = uow.tariffs.get(pk)
+        if stored is None:
+            return None
+        chosen = _Chosen(pk, stored.tariff_id, parse_tariff(loads(stored.ocpi_json)))
+        with self._lock:
+            self._parsed[pk] = chosen
+            while len(self._parsed) > self._size:
+                self._parsed.popitem(last=False)
+        return chosen
+
+
+def live_view(uow: UnitOfWork, row: SessionRow, now: datetime,
+              memo: TariffMemo | None = None) -> LiveView:  # fmt: skip
     points = [Point(s.at, s.energy_wh, s.power_w, s.current_a, s.charging)
               for s in uow.sessions.samples(row.id)]  # fmt: skip
     timeline = build_timeline(row.started_at, row.stopped_at, row.meter_start_wh,
@@ -55,13 +110,17 @@ def live_view(uow: UnitOfWork, row: SessionRow, now: datetime) -> LiveView:
         last = samples[-1]
         samples.append(MeterSample(now, last.energy_wh, last.power_w, last.current_a,
                                    last.charging))  # fmt: skip
-    tariff_row = tariff_for_session(uow, row)
-    if tariff_row is None or not samples:
+    try:
+        chosen = (memo or TariffMemo(0)).tariff(uow, row)
+    except TariffError as exc:
+        log.warning("session.live_tariff_unreadable session_id=%s error=%s", row.id, exc)
+        return LiveView(timeline.energy_wh, None, None, power, now)
+    if chosen is None or not samples:
         return LiveView(timeline.energy_wh, None, None, power, now)
     try:
-        priced = rate_timeline(parse_tariff(loads(tariff_row.ocpi_json)), row.time_zone,
-                               samples, reservation=row.reservation_id is not None)  # fmt: skip
-    except (TariffError, RatingError, MoneyError, ArithmeticError) as exc:
+        priced = rate_timeline(chosen.tariff, row.time_zone, samples,
+                               reservation=row.reservation_id is not None)  # fmt: skip
+    except (RatingError, MoneyError, ArithmeticError) as exc:
         log.warning("session.live_rating_failed session_id=%s error=%s", row.id, exc)
-        return LiveView(timeline.energy_wh, None, tariff_row.tariff_id, power, now)
-    return LiveView(timeline.energy_wh, priced.total_cost, tariff_row.tariff_id, power, now)
+        return LiveView(timeline.energy_wh, None, chosen.tariff_id, power, now)
+    return LiveView(timeline.energy_wh, priced.total_cost, chosen.tariff_id, power, now)

@@ -69,8 +69,8 @@ def live(request: Request, who: Driver, session_id: int) -> Any:
     ctx = context_of(request)
     with UnitOfWork(ctx.db, read_only=True) as uow:
         row = find_session(uow.session, who, session_id)
-        out = live_out(session_item(uow.session, row), live_view(uow, row, ctx.clock()),
-                       "/api/v1/me")  # fmt: skip
+        live = live_view(uow, row, ctx.clock(), ctx.live_tariffs)
+        out = live_out(session_item(uow.session, row), live, "/api/v1/me")
     return out.model_dump(mode="json")
 
 

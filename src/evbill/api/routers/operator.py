@@ -105,7 +105,8 @@ def live_session(request: Request, who: Staff, session_id: int) -> LiveOut:
     ctx = context_of(request)
     with UnitOfWork(ctx.db, read_only=True) as uow:
         row = find_session(uow.session, who, session_id)
-        return live_out(session_item(uow.session, row), live_view(uow, row, ctx.clock()), BASE)
+        live = live_view(uow, row, ctx.clock(), ctx.live_tariffs)
+        return live_out(session_item(uow.session, row), live, BASE)
 
 
 @router.post("/sessions/{session_id}/stop", status_code=202)

@@ -84,7 +84,7 @@ def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentS
     if session is not None:
         with UnitOfWork(ctx.db, read_only=True) as uow:
             cdr = uow.cdrs.for_session(session.id)
-            live = live_view(uow, session, ctx.clock())
+            live = live_view(uow, session, ctx.clock(), ctx.live_tariffs)
             energy = kwh(live.energy_wh)
             cost = money_out(live.cost.incl_vat) if live.cost else None
             if cdr is not None and cdr.total_cost_incl_vat is not None:
