@@ -68,7 +68,8 @@ class ApiContext:
         self.cipher = FieldCipher(self.api.field_key.get_secret_value())
         self.tokens = URLSafeTimedSerializer(secret, salt="evbill.api.token")
         self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
-        self.limiter = LoginLimiter(self.api.login_attempts, self.api.login_window_s)
+        self.limiter = LoginLimiter(self.db, self.api.login_attempts, self.api.login_window_s,
+                                    pepper=self.secret)  # fmt: skip
         self.users = TtlCache(self.api.user_cache_s)
         self.verified_tokens = TtlCache(self.api.token_cache_s)
         self.live_tariffs = TariffMemo()

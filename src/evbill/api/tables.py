@@ -1,5 +1,6 @@
 """API tables on the shared `Base`: users (drivers, operator staff), API keys, ad hoc payment
-links, tariff ownership and customer-group tariffs (money itself lives in `payments`).
+links, tariff ownership, customer-group tariffs (money itself lives in `payments`) and the
+sign-in limiter's attempts.
 
 Personal fields (`*_enc`) are Fernet ciphertext; `email_lookup` is a keyed hash. The index on
 `sessions(id_token, started_at, id)` serves a driver's paged history.
@@ -18,6 +19,7 @@ __all__ = [
     "AdhocPaymentRow",
     "ApiKeyRow",
     "GroupTariffRow",
+    "LoginFailureRow",
     "TariffOwnerRow",
     "UserRow",
 ]
@@ -91,6 +93,19 @@ class GroupTariffRow(Base):
     tariff_pk: Mapped[int] = mapped_column(ForeignKey("tariffs.pk"))
     valid_from: Mapped[datetime]
     created_at: Mapped[datetime]
+
+
+class LoginFailureRow(Base):
+    """A sign-in attempt counted against one limiter key (an HMAC of the key, so no address
+    is stored in clear): a failure, or an attempt whose password is being checked. Rows in
+    the window count; older ones are pruned."""
+
+    __tablename__ = "api_login_failures"
+    __table_args__ = (Index("ix_api_login_failures_key", "key_digest", "failed_at"),)
+
+    attempt_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_at: Mapped[datetime] = mapped_column(index=True)
 
 
 # A driver's history: sessions of their tokens, newest first (keyset pagination).

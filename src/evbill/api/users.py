@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -79,19 +78,17 @@ class UserService:
     def sign_in(self, email: str, password: str, client: str) -> UserRow:
         ctx = self._ctx
         lookup = ctx.cipher.lookup(email)
-        keys, now = [f"email:{lookup}", f"ip:{client}"], time.monotonic()
-        wait = ctx.limiter.retry_after(keys, now)
-        if wait:
+        attempt = ctx.limiter.attempt([f"email:{lookup}", f"ip:{client}"], ctx.clock())
+        if wait := attempt.retry_after:
             raise TooManyRequests(f"sign-in: too many failed attempts; retry in {wait} s",
                                   headers={"Retry-After": str(wait)})  # fmt: skip
         with ctx.db.read_sessions() as s:
             user = s.scalars(select(UserRow).where(UserRow.email_lookup == lookup)).first()
         stored = user.password_hash if user is not None and not user.disabled else None
         if user is None or not ctx.passwords.verify(stored, password):
-            ctx.limiter.failed(keys, now)
-            log.info("user.sign_in_failed client=%s", client)
+            log.info("user.sign_in_failed client=%s", client)  # the attempt stays counted
             raise Unauthorized("credentials: unknown email or wrong password")
-        ctx.limiter.succeeded([f"email:{lookup}"])
+        ctx.limiter.succeeded(attempt, [f"email:{lookup}"])
         return user
 
     def profile(self, principal: Principal) -> Profile:
