@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from evbill.accounts.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from evbill.accounts.stations import StationError, StationRegistry
 from evbill.store import Database
+from evbill.store import database as database_module
 from evbill.store.outbox import StationCommandError, StationCommandOutbox
 from evbill.store.tables import MeterSampleRow, SessionRow, TariffAssignmentRow, TariffRow
 from evbill.store.types import NaiveDatetimeError
@@ -233,5 +234,30 @@ def test_reader_sees_commits_and_leaves_pooled_connections_fit_for_writing(
         with UnitOfWork(db, read_only=True) as uow:
             assert uow.sessions.by_transaction("CS1", "rolled-back") is None
             assert uow.sessions.by_transaction("CS1", "seen-at-once") is not None
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_while_idle_is_replaced_unnoticed(
+    _postgres_migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    """PostgreSQL: a pooled connection the server dropped while it sat idle (a restart, an
+    idle timeout) is pinged at checkout and replaced; the caller's read just works."""
+    db = Database.open(_postgres_migrated_url)
+    try:
+        with db.reader() as conn:
+            victim = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        killer = Database.open(_postgres_migrated_url)  # another client ends it, as a restart
+        try:
+            with killer.engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(victim)})")
+        finally:
+            killer.dispose()
+        monkeypatch.setattr(database_module, "PING_AFTER_IDLE_S", 0.0)
+        for _ in range(2):  # both pooled connections go through the idle check
+            with db.reader() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+                assert pid != victim
     finally:
         db.dispose()
