@@ -261,3 +261,11 @@ def test_a_connection_killed_while_idle_is_replaced_unnoticed(
                 assert pid != victim
     finally:
         db.dispose()
+
+
+def test_reads_without_a_snapshot_are_for_reading_only(db: Database) -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        UnitOfWork(db, snapshot=False)
+    _station(db)
+    with UnitOfWork(db, read_only=True, snapshot=False) as uow:
+        assert uow.stations.get("CS1") is not None

@@ -14,7 +14,7 @@ from evbill.api.auth import Allow, Principal, Role
 from evbill.api.commands import driver_card, start_charging, stop_charging
 from evbill.api.context import context_of
 from evbill.api.documents import account_documents, document_file
-from evbill.api.history import find_session, session_item, session_page
+from evbill.api.history import find_session, find_session_item, session_page
 from evbill.api.live import OPEN_STATES, live_view
 from evbill.api.pagination import window
 from evbill.api.problems import Problem
@@ -67,10 +67,10 @@ def home(request: Request, who: Driver, flash: str | None = None) -> Response:
 def live(request: Request, who: Driver, session_id: int) -> Any:
     """The live card's data (polled by the page's script)."""
     ctx = context_of(request)
-    with UnitOfWork(ctx.db, read_only=True) as uow:
-        row = find_session(uow.session, who, session_id)
+    with UnitOfWork(ctx.db, read_only=True, snapshot=False) as uow:
+        row, item = find_session_item(uow.session, who, session_id)
         live = live_view(uow, row, ctx.clock(), ctx.live_tariffs)
-        out = live_out(session_item(uow.session, row), live, "/api/v1/me")
+        out = live_out(item, live, "/api/v1/me")
     return out.model_dump(mode="json")
 
 

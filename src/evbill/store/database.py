@@ -123,6 +123,11 @@ class Database:
         else:
             self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
+        #: ORM sessions on those connections (`UnitOfWork(db, read_only=True, snapshot=False)`).
+        self.quick_reads: sessionmaker[Session] = sessionmaker(
+            bind=self._reads, expire_on_commit=False, autoflush=False
+        )
+
     def reader(self) -> Connection:
         """A pooled connection for a few independent reads, outside any transaction: no
         BEGIN/ROLLBACK round trips, each statement sees the latest committed data. For the

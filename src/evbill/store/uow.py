@@ -24,7 +24,10 @@ __all__ = ["UnitOfWork"]
 
 
 class UnitOfWork:
-    """`with UnitOfWork(db) as uow: ...; uow.commit()` (`read_only=True` for queries)."""
+    """`with UnitOfWork(db) as uow: ...; uow.commit()` (`read_only=True` for queries).
+
+    `snapshot=False` (reads only) runs each query on its own, outside a transaction: no
+    BEGIN/ROLLBACK round trips, for polled views whose reads need not share one snapshot."""
 
     session: Session
     stations: StationRepository
@@ -34,12 +37,20 @@ class UnitOfWork:
     cdrs: CdrRepository
     commands: ProcessedCommandRepository
 
-    def __init__(self, db: Database, *, read_only: bool = False) -> None:
+    def __init__(self, db: Database, *, read_only: bool = False, snapshot: bool = True) -> None:
+        if not snapshot and not read_only:
+            raise ValueError("snapshot=False is for read-only units of work")
         self._db = db
         self._read_only = read_only
+        self._snapshot = snapshot
 
     def __enter__(self) -> UnitOfWork:
-        factory = self._db.read_sessions if self._read_only else self._db.sessions
+        if not self._snapshot:
+            factory = self._db.quick_reads
+        elif self._read_only:
+            factory = self._db.read_sessions
+        else:
+            factory = self._db.sessions
         self.session = factory()
         self.stations = StationRepository(self.session)
         self.tokens = TokenRepository(self.session)

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.commands import driver_card, start_charging, stop_charging
 from evbill.api.context import context_of
-from evbill.api.history import cdr_page, find_cdr, find_session, session_item, session_page
+from evbill.api.history import (
+    cdr_page,
+    find_cdr,
+    find_session,
+    find_session_item,
+    session_item,
+    session_page,
+)
 from evbill.api.live import live_view
 from evbill.api.pagination import window
 from evbill.api.schemas import (
@@ -54,10 +61,9 @@ async def my_live_session(request: Request, who: Driver, session_id: int) -> Liv
     """Energy and cost so far, rated with the session's tariff up to now (on the event loop:
     a few indexed reads and the rating of the samples, about a millisecond)."""
     ctx = context_of(request)
-    with UnitOfWork(ctx.db, read_only=True) as uow:
-        row = find_session(uow.session, who, session_id)
-        live = live_view(uow, row, ctx.clock(), ctx.live_tariffs)
-        return live_out(session_item(uow.session, row), live, BASE)
+    with UnitOfWork(ctx.db, read_only=True, snapshot=False) as uow:
+        row, item = find_session_item(uow.session, who, session_id)
+        return live_out(item, live_view(uow, row, ctx.clock(), ctx.live_tariffs), BASE)
 
 
 @router.post("/sessions", status_code=202)

@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.commands import stop_charging
 from evbill.api.context import context_of
-from evbill.api.history import cdr_page, find_cdr, find_session, session_item, session_page
+from evbill.api.history import (
+    cdr_page,
+    find_cdr,
+    find_session,
+    find_session_item,
+    session_item,
+    session_page,
+)
 from evbill.api.live import live_view
 from evbill.api.network import network_stations, revenue_by_day
 from evbill.api.pagination import window
@@ -103,10 +110,10 @@ def session(request: Request, who: Staff, session_id: int) -> SessionOut:
 @router.get("/sessions/{session_id}/live")
 def live_session(request: Request, who: Staff, session_id: int) -> LiveOut:
     ctx = context_of(request)
-    with UnitOfWork(ctx.db, read_only=True) as uow:
-        row = find_session(uow.session, who, session_id)
+    with UnitOfWork(ctx.db, read_only=True, snapshot=False) as uow:
+        row, item = find_session_item(uow.session, who, session_id)
         live = live_view(uow, row, ctx.clock(), ctx.live_tariffs)
-        return live_out(session_item(uow.session, row), live, BASE)
+        return live_out(item, live, BASE)
 
 
 @router.post("/sessions/{session_id}/stop", status_code=202)
