@@ -88,6 +88,13 @@ def test_workers_serve_one_database_with_one_set_of_keys(database_url: str,
                 page = fresh.get("/api/v1/me/sessions", headers=headers)
                 assert page.status_code == 200 and page.json() == {"items": [],
                                                                    "next_cursor": None}
+        # The sign-in limit is one count for all workers (five failures per window).
+        codes = []
+        for _ in range(7):
+            with httpx.Client(base_url=base) as fresh:
+                codes.append(fresh.post("/api/v1/auth/token", json={
+                    "email": "w@example.org", "password": "not the passphrase"}).status_code)
+        assert codes == [401] * 5 + [429] * 2
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
