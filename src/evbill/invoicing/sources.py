@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from evbill.invoicing.compose import Charge, ChargedSession
 from evbill.invoicing.model import ComponentKind, DocumentError
 from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
-from evbill.payments.tables import PaymentChargeRow, SessionPaymentRow
+from evbill.payments.tables import PaymentChargeRow
+from evbill.store.references import cdr_for_reference
 from evbill.store.tables import CdrRow, SessionRow, StationRow
 
 __all__ = ["SessionNotBillable", "charged_session", "postpaid_accounts", "uninvoiced_sessions"]
@@ -68,16 +69,7 @@ def charges_from_ocpi(cdr: dict[str, Any]) -> tuple[Charge, ...]:
 
 
 def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
-    cdr = s.get(CdrRow, reference)
-    if cdr is None and reference.isdigit():
-        cdr = s.execute(select(CdrRow).where(CdrRow.session_id == int(reference))).scalar()
-    if cdr is None:
-        # An ad hoc card session is charged under its payment reference (the hold was placed
-        # before the session or its CDR existed): follow it to the session's CDR.
-        session_id = s.scalar(select(SessionPaymentRow.session_id)
-                              .where(SessionPaymentRow.reference == reference))
-        if session_id is not None:
-            cdr = s.execute(select(CdrRow).where(CdrRow.session_id == session_id)).scalar()
+    cdr = cdr_for_reference(s, reference)
     if cdr is None:
         raise SessionNotBillable(f"session {reference}: no CDR (not rated yet?)")
     row = s.get(SessionRow, cdr.session_id)
@@ -86,7 +78,8 @@ def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
 
 
 def charged_session(s: Session, reference: str, *, country: str) -> ChargedSession:
-    """The session behind a payment reference (a CDR id, or a session id) as a document sees it."""
+    """The session behind a payment reference (a CDR id, a session id or a session payment's
+    reference: `evbill.store.references`) as a document sees it."""
     cdr_row, row = _load_cdr(s, reference)
     return _build(reference, cdr_row, row, s.get(StationRow, row.station_id), country)
 

@@ -16,12 +16,12 @@ from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.context import context_of
 from evbill.api.problems import BadRequest, Conflict, NotFound, PaymentRequired
 from evbill.api.schemas import Body, MoneyOut, money_out
-from evbill.api.tables import AdhocPaymentRow
 from evbill.money import Money, MoneyError, minor_unit
 from evbill.payments.model import ChargeNotFound, PaymentStateError
 from evbill.payments.provider import InvalidPaymentRequest, PaymentError
 from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentDunningRow
-from evbill.store.tables import CdrRow, SessionRow, StationRow
+from evbill.store.references import cdr_for_reference
+from evbill.store.tables import StationRow
 
 router = APIRouter(prefix="/api/v1/operator", tags=["payments"])
 Staff = Annotated[Principal, Depends(Allow(*STAFF))]
@@ -210,15 +210,6 @@ def write_off_dunning(request: Request, who: Admin, dunning_id: str,
     return {"id": dunning_id, "status": "written_off"}
 
 
-def _cdr_of(s: Any, reference: str) -> CdrRow | None:
-    cdr: CdrRow | None = s.get(CdrRow, reference)
-    if cdr is None:  # an ad hoc hold's reference is its payment id
-        cdr = s.scalars(select(CdrRow).join(SessionRow, SessionRow.id == CdrRow.session_id)
-                        .join(AdhocPaymentRow, AdhocPaymentRow.id_token == SessionRow.id_token)
-                        .where(AdhocPaymentRow.id == reference)).first()  # fmt: skip
-    return cdr
-
-
 @router.get("/reconciliation")
 def reconciliation(request: Request, who: Staff, since: datetime | None = None) -> list[ReconOut]:
     """Each charge against its CDR: the gross charged must equal the CDR total rounded to
@@ -229,7 +220,7 @@ def reconciliation(request: Request, who: Staff, since: datetime | None = None) 
         if since is not None:
             stmt = stmt.where(or_(PaymentChargeRow.created_at >= since))
         for charge in s.scalars(stmt.order_by(PaymentChargeRow.created_at).limit(1000)):
-            cdr = _cdr_of(s, charge.reference)
+            cdr = cdr_for_reference(s, charge.reference)
             total = None
             if cdr is not None and cdr.total_cost_incl_vat is not None:
                 places = Decimal(1).scaleb(-minor_unit(cdr.currency))
