@@ -25,6 +25,7 @@ from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
 from evbill.payments.providers.sandbox_faults import FaultKind
 from evbill.payments.providers.sandbox_vault import CARD_SUCCESS
+from evbill.payments.session_billing import SessionBilling
 from evbill.payments.tables import PaymentDunningRow
 from evbill.sessions.commands import (
     IdToken,
@@ -91,6 +92,7 @@ class World:
     payment_keys: dict[str, str] = field(default_factory=dict)
     dunning: str = ""
     receipt: str = ""
+    service: SessionService | None = None  # the gateway's session service, billing hooks on
 
 
 def _session(service: SessionService, clock: Clock, station: str, evse: int, card: str,
@@ -120,6 +122,14 @@ def _session(service: SessionService, clock: Clock, station: str, evse: int, car
                                                      SessionRow.transaction_id == tx)).one()
 
 
+def gateway_sessions(db: Database, ctx: ApiContext, clock: Clock) -> SessionService:
+    """The session service as `evbill serve` runs it beside the gateway: with the session
+    billing hooks (ad hoc holds adopted and captured once rated, bound tokens admitted and
+    charged), on the API's payment service and so on the same sandbox."""
+    billing = SessionBilling(db, ctx.payments, invoicing=ctx.invoicing.settings)
+    return SessionService(db, Settings(), clock=clock, hooks=billing)
+
+
 def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     world = World(db, clock)
     stations, tokens, book = StationRegistry(db), TokenRegistry(db), TariffBook(db)
@@ -139,7 +149,8 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     for label, card in (("driver", "AA11BB22"), ("driver2", "CC33DD44")):
         row = tokens.add(card, now=T0, account=world.users[label].token_account)
         world.card_ids[label] = row.id
-    service = SessionService(db, Settings(), clock=clock)
+    service = gateway_sessions(db, ctx, clock)
+    world.service = service
     world.sessions["driver_done"] = _session(service, clock, "A-1", 1, "AA11BB22", T0, 60,
                                              "20", stop=True)
     world.sessions["driver2_done"] = _session(service, clock, "B-1", 1, "CC33DD44",
@@ -172,10 +183,10 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
         card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
         row, key = adhoc.pay(station, 1, card.token)
         world.payments[label], world.payment_keys[label] = row.id, key
-        _adhoc_session(service, clock, station, row.id_token, f"adhoc-{label}")
         if label == "a":  # op-a's capture fails at the provider: into the dunning queue
             ctx.provider.faults.fail_next(1, FaultKind.UNAVAILABLE,  # type: ignore[attr-defined]
                                           operations={"capture"})
+        _adhoc_session(service, clock, station, row.id_token, f"adhoc-{label}")
         settle_due(ctx)
     with db.read_sessions() as s:
         world.dunning = s.scalars(select(PaymentDunningRow.id)).one()

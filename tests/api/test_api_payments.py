@@ -11,11 +11,9 @@ from sqlalchemy import select, text
 
 from evbill.api.context import ApiContext
 from evbill.api.settlement import settle_due
-from evbill.config import Settings
 from evbill.payments.providers.sandbox_vault import CARD_3DS_REQUIRED, CARD_DECLINED
 from evbill.payments.tables import PaymentChargeRow
 from evbill.sessions.commands import IdToken, IdTokenType, StartSession, StopSession
-from evbill.sessions.service import SessionService
 from evbill.store.outbox import StationCommandOutbox
 
 
@@ -99,7 +97,8 @@ def test_ad_hoc_payment_holds_starts_captures_and_refunds(
     pid, link = paid.json()["payment_id"], paid.json()["links"]["status"]
     command = StationCommandOutbox(world.db).list("A-1")[-1]
     assert command.action == "remote_start" and command.payload["id_token_type"] == "Central"
-    service, start = SessionService(world.db, Settings(), clock=world.clock), world.clock.now
+    service, start = world.service, world.clock.now
+    assert service is not None
     token = IdToken(command.payload["id_token"], IdTokenType.CENTRAL)
     service.start(StartSession(station_id="A-1", evse_id=1, connector_id=1, id_token=token,
                                meter_start_wh=Decimal(0), started_at=start,
@@ -107,7 +106,9 @@ def test_ad_hoc_payment_holds_starts_captures_and_refunds(
     world.clock.advance(minutes=30)
     service.stop(StopSession(station_id="A-1", transaction_id="adhoc-test",
                              stopped_at=world.clock.now, meter_stop_wh=Decimal(10000)))
+    captures = len(ctx.provider.executed)  # type: ignore[attr-defined]
     assert pid in settle_due(ctx)
+    assert len(ctx.provider.executed) == captures  # type: ignore[attr-defined]
     status = client.get(link).json()
     assert status["status"] == "settled" and status["captured"]["amount"] == "3.57"
     assert status["cost_so_far"] == {"amount": "3.57", "currency": "EUR"}

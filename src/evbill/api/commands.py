@@ -1,5 +1,6 @@
-"""Remote start and stop from the app: checks, then a command in the station outbox that the
-gateway holding the station's socket sends (`remote_start` / `remote_stop`)."""
+"""Remote start and stop from the app: checks (the EVSE is free; a wallet payer holds the
+station's wallet minimum), then a command in the station outbox that the gateway holding the
+station's socket sends (`remote_start` / `remote_stop`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from evbill.api.auth import Principal
 from evbill.api.context import ApiContext
 from evbill.api.live import OPEN_STATES
+from evbill.api.payment_mode import admit_start
 from evbill.api.problems import BadRequest, Conflict, NotFound
 from evbill.ocpp.outbox import REMOTE_START, REMOTE_STOP, remote_start_payload, remote_stop_payload
 from evbill.sessions.commands import IdToken, IdTokenType
@@ -46,6 +48,7 @@ def start_charging(
         raise NotFound(f"evse: no EVSE {evse_id} at station {station_id!r}")
     if busy is not None:
         raise Conflict(f"evse: EVSE {evse_id} at {station_id!r} is already charging")
+    admit_start(ctx, token.value, station_id)  # refused: nothing goes to the station
     cmd = ctx.outbox.enqueue(station_id, REMOTE_START, remote_start_payload(evse_id, token),
                              now=ctx.clock())  # fmt: skip
     log.info("api.remote_start station_id=%s evse_id=%d command_id=%s", station_id, evse_id,

@@ -1,5 +1,7 @@
-"""Settling rated sessions: ad hoc holds are captured, registered drivers pay from their
-wallet (with a receipt) or are posted to their account for the monthly invoice.
+"""Settling rated sessions: ad hoc payments record what the gateway's session billing hooks
+did with their hold (the hooks capture it; this pass never does), registered drivers pay from
+their wallet (with a receipt) or are posted to their account for the monthly invoice, as their
+payment mode says (`evbill.api.payment_mode`), unless the gateway's hooks charged them.
 
 Runs as a periodic pass (the app's background task, or a test calling it). Every step is
 idempotent in the payment service, so two API processes settling at once charge nothing twice.
@@ -10,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import CursorResult, exists, or_, select, update
 
+from evbill.api.adhoc import FAILED, STARTING
 from evbill.api.context import ApiContext
+from evbill.api.payment_mode import DRIVER_PREFIX, WALLET, token_payment
 from evbill.api.tables import AdhocPaymentRow
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.model import DocumentError
@@ -22,15 +27,16 @@ from evbill.ledger.postings import VatLine
 from evbill.money import Money
 from evbill.payments.model import SessionCharge
 from evbill.payments.provider import PaymentError
-from evbill.payments.tables import PaymentChargeRow
+from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, SessionPaymentRow
 from evbill.store.tables import CdrRow, IdTokenRow, SessionRow, StationRow
 
-__all__ = ["DRIVER_PREFIX", "run_settler", "session_charge", "settle_due"]
+__all__ = ["DRIVER_PREFIX", "SETTLED", "adhoc_outcome", "run_settler", "session_charge",
+           "settle_due"]
 
 log = logging.getLogger(__name__)
 
-DRIVER_PREFIX = "driver."  # ledger account segments allow no colon
 _BATCH = 200
+SETTLED = "settled"
 
 
 def session_charge(ctx: ApiContext, reference: str, cdr_id: str) -> SessionCharge:
@@ -46,48 +52,80 @@ def session_charge(ctx: ApiContext, reference: str, cdr_id: str) -> SessionCharg
                          tuple(VatLine(c, r, Money(v, cur)) for c, r, v in vat))
 
 
+#: Hold states after which nothing more will be captured on it.
+_HOLD_ENDED = ("released", "expired", "declined")
+#: Session payment states in which the hooks will not charge the hold any more.
+_PAYMENT_ENDED = (None, "released", "declined", "dunning")
+
+
+def adhoc_outcome(session_payment: str | None, hold: str | None, captured: bool) -> str | None:
+    """What an ad hoc payment's row says once the session billing hooks are done with its hold:
+    `settled` (captured; or charged otherwise: a zero price voided the hold, a hold that ended
+    before the session did went to the account), `failed` (the hold ended with nothing charged:
+    never started, declined, or a failed capture written off), or None (still open)."""
+    if captured or session_payment == "charged":
+        return SETTLED
+    if hold in _HOLD_ENDED and session_payment in _PAYMENT_ENDED:
+        return FAILED
+    return None
+
+
 def _settle_adhoc(ctx: ApiContext) -> list[str]:
+    """Record what the gateway's session billing hooks did with each ad hoc hold (they adopt
+    it at the start and capture it once rated); this pass never calls the provider."""
+    captured = exists().where(PaymentChargeRow.reference == AdhocPaymentRow.id)
     with ctx.db.read_sessions() as s:
         due = list(s.execute(
-            select(AdhocPaymentRow.id, CdrRow.id)
-            .join(SessionRow, SessionRow.id_token == AdhocPaymentRow.id_token)
-            .join(CdrRow, CdrRow.session_id == SessionRow.id)
-            .where(AdhocPaymentRow.status == "starting").limit(_BATCH)).tuples())  # fmt: skip
+            select(AdhocPaymentRow.id, SessionPaymentRow.status, PaymentAuthorizationRow.status,
+                   captured)
+            .outerjoin(SessionPaymentRow, SessionPaymentRow.reference == AdhocPaymentRow.id)
+            .outerjoin(PaymentAuthorizationRow,
+                       PaymentAuthorizationRow.reference == AdhocPaymentRow.id)
+            .where(AdhocPaymentRow.status == STARTING,
+                   or_(captured, SessionPaymentRow.status == "charged",
+                       PaymentAuthorizationRow.status.in_(_HOLD_ENDED)))
+            .order_by(AdhocPaymentRow.created_at).limit(_BATCH)))  # fmt: skip
     done = []
-    for payment_id, cdr_id in due:
-        try:
-            outcome = ctx.payments.capture(session_charge(ctx, payment_id, cdr_id))
-        except (PaymentError, DocumentError) as exc:
-            log.warning("settle.adhoc_failed payment_id=%s error=%s", payment_id, exc)
+    for payment_id, payment_status, hold_status, was_captured in due:
+        outcome = adhoc_outcome(payment_status, hold_status, bool(was_captured))
+        if outcome is None:
             continue
         with ctx.db.sessions() as s, s.begin():
-            row = s.get(AdhocPaymentRow, payment_id)
-            assert row is not None
-            row.status, row.updated_at = "settled", ctx.clock()
-        log.info("settle.adhoc payment_id=%s cdr_id=%s outcome=%s", payment_id, cdr_id, outcome)
-        done.append(payment_id)
+            result = s.execute(update(AdhocPaymentRow).where(
+                AdhocPaymentRow.id == payment_id, AdhocPaymentRow.status == STARTING,
+            ).values(status=outcome, updated_at=ctx.clock()))  # fmt: skip
+        if not cast("CursorResult[Any]", result).rowcount:
+            continue  # another API process recorded it first
+        log.info("settle.adhoc payment_id=%s status=%s", payment_id, outcome)
+        if outcome == SETTLED:
+            done.append(payment_id)
     return done
 
 
 def _settle_drivers(ctx: ApiContext) -> list[str]:
+    """Driver sessions the gateway's hooks did not take (no session payment: the card was not
+    bound when the session started), paid as the card's or the account's mode says."""
     paid = exists().where(PaymentChargeRow.reference == CdrRow.id)
+    hooked = exists().where(SessionPaymentRow.session_id == CdrRow.session_id)
     with ctx.db.read_sessions() as s:
         due = list(s.execute(
-            select(CdrRow.id, IdTokenRow.account)
+            select(CdrRow.id, IdTokenRow.value)
             .join(SessionRow, SessionRow.id == CdrRow.session_id)
             .join(IdTokenRow, IdTokenRow.value == SessionRow.id_token)
-            .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~paid)
-            .order_by(CdrRow.id).limit(_BATCH)).tuples())  # fmt: skip
+            .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~paid, ~hooked)
+            .order_by(CdrRow.id).limit(_BATCH)))  # fmt: skip
     done = []
-    for cdr_id, account in due:
-        assert account is not None
+    for cdr_id, id_token in due:
+        with ctx.db.read_sessions() as s:
+            payment = token_payment(s, id_token)
+        assert payment is not None  # a driver's card
         try:
             charge = session_charge(ctx, cdr_id, cdr_id)
-            if ctx.payments.wallet_balance(account).amount > 0:
-                ctx.payments.pay_from_wallet(account, charge)
+            if payment.mode == WALLET:
+                ctx.payments.pay_from_wallet(payment.account, charge)
                 ctx.invoicing.issue_receipt(cdr_id, now=ctx.clock())
             else:
-                ctx.payments.post_to_account(account, charge)
+                ctx.payments.post_to_account(payment.account, charge)
         except (PaymentError, DocumentError) as exc:
             log.warning("settle.driver_failed cdr_id=%s error=%s", cdr_id, exc)
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from evbill.api.context import ApiContext
+from evbill.api.payment_mode import bind_wallet_cards
 from evbill.api.problems import BadRequest, NotFound, PaymentRequired
 from evbill.money import Money
 from evbill.payments.model import WalletTopupDeclined
@@ -55,4 +56,5 @@ class WalletService:
         except PaymentError as exc:
             raise PaymentRequired(f"payment_method_id: {exc}") from None
         log.info("wallet.top_up account=%s amount=%s", account, amount)
+        bind_wallet_cards(self._ctx, account)  # a wallet payer now: the station checks too
         return balance

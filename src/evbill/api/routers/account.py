@@ -11,6 +11,7 @@ from sqlalchemy import select
 from evbill.accounts.tokens import TokenError, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.payment_mode import bind_wallet_cards
 from evbill.api.problems import BadRequest, Conflict, NotFound
 from evbill.api.schemas import (
     IdTokenIn,
@@ -57,6 +58,7 @@ def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
                                         now=ctx.clock())  # fmt: skip
     except TokenError as exc:
         raise Conflict(str(exc)) from None
+    bind_wallet_cards(ctx, _account(who))  # a wallet payer's new card meets the minimum
     return _token_out(row)
 
 
