@@ -2,14 +2,18 @@
 100 concurrent clients against a database holding 1,000,000 sessions.
 
     .venv/bin/python bench/api.py                          # 1,000,000 sessions, SQLite file
+    .venv/bin/python bench/api.py --workers 2 --rates 500,1000
     .venv/bin/python bench/api.py --sessions 100000 --duration 10
     .venv/bin/python bench/api.py --database-url postgresql+psycopg://root@127.0.0.1/benchdb
+    .venv/bin/python bench/api.py --database-url sqlite+pysqlite:////tmp/b.sqlite3 --reuse
 
-The data is bulk-loaded first (not timed in the figures); the API runs in its own process
-(one uvicorn worker) and the clients (asyncio, one keep-alive connection each) in this one.
-Each history client pages through its driver's sessions (first page, then the next two by
-cursor); each live client polls a running session whose cost is rated on every request.
-Prints requests/s, p50 and p99.
+The data is bulk-loaded first (not timed; `--reuse` skips it on a database this bench filled);
+the API runs in its own process(es) (`--workers` uvicorn workers) and the clients (asyncio,
+one keep-alive connection each) in this one. Each history client pages through its driver's
+sessions (first page, then the next two by cursor); each live client polls a running session
+whose cost is rated on every request. Clients send back to back (the server's ceiling), and
+with `--rates` also on a fixed schedule totalling R requests/s (latency from the planned send
+time). Prints requests/s, p50 and p99.
 """
 
 from __future__ import annotations
