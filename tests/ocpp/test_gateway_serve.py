@@ -6,11 +6,13 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from ocpp.v16 import call as call16
 from ocpp_fakes import FakeSessions
@@ -20,17 +22,28 @@ from websockets.asyncio.client import connect
 from evbill.ocpp.server import Gateway
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.mark.e2e
-async def test_serve_runs_on_embedded_sqlite_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("api", [True, False], ids=["with-api", "no-api"])
+async def test_serve_runs_on_embedded_sqlite_and_stops_on_sigterm(tmp_path: Path,
+                                                                  api: bool) -> None:  # fmt: skip
+    api_port = _free_port()
     env = {
         **os.environ,
         "EVBILL_DATA_DIR": str(tmp_path),
         "EVBILL_OCPP_SECURITY_PROFILE": "0",
         "EVBILL_AUTO_REGISTER_STATIONS": "true",
+        "EVBILL_API_HOST": "127.0.0.1",
+        "EVBILL_API_PORT": str(api_port),
     }
     env.pop("EVBILL_DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evbill", "serve", "--port", "0"],
+        [sys.executable, "-m", "evbill", "serve", "--port", "0", "--api" if api else "--no-api"],
         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -48,6 +61,7 @@ async def test_serve_runs_on_embedded_sqlite_and_stops_on_sigterm(tmp_path: Path
                 [2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}],
             )
             assert cp_answer[2]["status"] == "Accepted"
+            assert await _api_answers(api_port) is api  # --no-api: `evbill api` serves it
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(ws.wait_closed(), 10)
             assert ws.close_code == 1001  # going away
@@ -57,6 +71,18 @@ async def test_serve_runs_on_embedded_sqlite_and_stops_on_sigterm(tmp_path: Path
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def _api_answers(port: int) -> bool:
+    """Whether the API answers on `port` (it starts beside the gateway; give it a moment)."""
+    for _ in range(100):
+        try:
+            async with httpx.AsyncClient() as http:
+                r = await http.get(f"http://127.0.0.1:{port}/openapi.json")
+            return r.status_code == 200
+        except httpx.ConnectError:
+            await asyncio.sleep(0.05)
+    return False
 
 
 async def test_a_slow_service_call_does_not_stall_other_stations(
