@@ -12,8 +12,9 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
 from evbill.api.crypto import FieldCipher
@@ -36,8 +37,19 @@ SESSION_COLS = ("id", "station_id", "evse_id", "connector_id", "transaction_id",
 CDR_COLS = ("id", "session_id", "currency", "total_cost_excl_vat", "total_cost_incl_vat",
             "total_energy_wh", "energy_source", "ocpi_json", "tariff_pk", "revision",
             "created_at", "updated_at")
+T = TypeVar("T")
 SAMPLE_COLS = ("session_id", "station_id", "evse_id", "at", "context", "energy_wh", "power_w",
                "charging", "received_at")
+
+
+def _shown(rows: Iterator[T], progress: Progress, what: str, total: int) -> Iterator[T]:
+    """`rows`, advancing a progress bar every 10,000 of them."""
+    task = progress.add_task(f"loading {what}", total=total)
+    for i, row in enumerate(rows, 1):
+        if i % 10_000 == 0:
+            progress.update(task, completed=i)
+        yield row
+    progress.update(task, completed=total)
 
 
 def card(driver: int) -> str:
@@ -135,8 +147,10 @@ def load(db: Database, cipher: FieldCipher, *, sessions: int, drivers: int, live
             yield (f"EVB{sid:010d}", sid, "EUR", excl, excl * Decimal("1.19"),
                    Decimal(20000), "meter", "{}", tariff_pk, 1, created, created)  # fmt: skip
 
-    w.write("sessions", SESSION_COLS, session_rows())
-    w.write("cdrs", CDR_COLS, cdr_rows())
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as progress:  # fmt: skip
+        w.write("sessions", SESSION_COLS, _shown(session_rows(), progress, "sessions", sessions))
+        w.write("cdrs", CDR_COLS, _shown(cdr_rows(), progress, "CDRs", sessions))
     now = datetime.now(UTC)
     live_ids = []
 
