@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     default_timezone: str = Field(
         default="Europe/Berlin", description="IANA zone for stations registered without one"
     )
+    dedup_retention_days: int = Field(
+        default=30, ge=1, le=3650,
+        description="days a command's deduplication key is kept (a station replaying an "
+        "older message is no longer recognised as a duplicate by its key)",
+    )
     accept_no_authorization: bool = Field(
         default=True,
         description="record sessions a station started with a NoAuthorization token",

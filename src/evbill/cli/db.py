@@ -1,15 +1,20 @@
-"""`evbill db upgrade` / `evbill db status`: schema migrations of the configured database."""
+"""`evbill db upgrade` / `evbill db status`: schema migrations of the configured database;
+`evbill db prune-dedup`: forget deduplication keys past their retention."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from sqlalchemy.exc import SQLAlchemyError
 
 from evbill.cli.app import app, console, fail
+from evbill.clock import utc_now
 from evbill.config import get_settings
-from evbill.store.database import make_engine
+from evbill.sessions.retention import prune_dedup_keys
+from evbill.store.database import Database, make_engine
 from evbill.store.migrate import schema_status, upgrade
 
 db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
@@ -55,3 +60,30 @@ def db_status(
     if not status.up_to_date:
         console.print("the database is behind: run `evbill db upgrade`", highlight=False)
         raise typer.Exit(1)
+
+
+@db_app.command("prune-dedup")
+def db_prune_dedup(
+    days: Annotated[int | None, typer.Option(
+        "--older-than-days", min=1, help="days to keep (default EVBILL_DEDUP_RETENTION_DAYS)",
+    )] = None,
+    url: Annotated[str | None, typer.Option(help="database URL (default: settings)")] = None,
+) -> None:
+    """Forget the deduplication keys of station messages older than the retention (`evbill
+    serve` does this every hour)."""
+    retention = timedelta(days=days or get_settings().dedup_retention_days)
+    db = Database.open(_url(url))
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                      TextColumn("{task.completed:,} keys"), console=console,
+                      transient=True) as progress:  # fmt: skip
+            task = progress.add_task("pruning deduplication keys", total=None)
+            gone = prune_dedup_keys(db, utc_now(), retention,
+                                    on_batch=lambda n: progress.advance(task, n))
+    except SQLAlchemyError as exc:
+        raise fail(f"database: {exc.__class__.__name__}: {exc}".splitlines()[0]) from None
+    finally:
+        db.dispose()
+    console.print(f"forgot {gone:,} deduplication keys older than {retention.days} days",
+                  highlight=False)  # fmt: skip
+    typer.echo(gone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from evbill.api.server import serve_api
 from evbill.api.settings import ApiSettings
 from evbill.cli.app import app, console
+from evbill.clock import utc_now
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
 from evbill.payments.config import PaymentProviderSettings
@@ -19,6 +21,7 @@ from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.payments.retry import RetryingProvider, RetryPolicy
 from evbill.payments.session_billing import SessionBilling
 from evbill.payments.wiring import build_billing, run_sweeper
+from evbill.sessions.retention import run_dedup_pruner
 from evbill.sessions.service import SessionService
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
@@ -41,7 +44,9 @@ async def _serve(settings: Settings, service: SessionService, db: Database,
         console.print(f"evbill: OCPP gateway on {gateway.url('{station_id}')}", highlight=False)
 
     parts = [run_gateway(settings, service, db=db, stop=stop, on_started=started),
-             run_sweeper(billing, SWEEP_INTERVAL_S, stop)]
+             run_sweeper(billing, SWEEP_INTERVAL_S, stop),
+             run_dedup_pruner(db, timedelta(days=settings.dedup_retention_days), stop,
+                              utc_now)]
     if with_api:
         parts.append(_serve_api(settings, db, sandbox, stop))
     await asyncio.gather(*parts)

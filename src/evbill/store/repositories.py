@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, column, literal, or_, select, table
+from sqlalchemy import Integer, String, and_, case, column, delete, literal, or_, select, table
 from sqlalchemy.orm import Session
 
 from evbill.store.tables import (
@@ -378,6 +378,15 @@ class ProcessedCommandRepository:
         self._s.add(row)
         self._s.flush()
         return row
+
+    def prune(self, before: datetime, limit: int) -> int:
+        """Forget up to `limit` keys claimed before `before`; returns how many went."""
+        oldest = (select(ProcessedCommandRow.key).where(ProcessedCommandRow.created_at < before)
+                  .order_by(ProcessedCommandRow.created_at).limit(limit))  # fmt: skip
+        keys = list(self._s.scalars(oldest))
+        if keys:
+            self._s.execute(delete(ProcessedCommandRow).where(ProcessedCommandRow.key.in_(keys)))
+        return len(keys)
 
     def set_answer(self, row: ProcessedCommandRow, answer: dict[str, Any]) -> None:
         row.answer = answer

@@ -247,6 +247,7 @@ class ProcessedCommandRow(Base):
     """Deduplication: the key of every command that changed state, and its first answer."""
 
     __tablename__ = "processed_commands"
+    __table_args__ = (Index("ix_processed_commands_created_at", "created_at"),)  # pruning
 
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
