@@ -42,6 +42,7 @@ from api_load import load, user_id
 from evbill.api.app import create_app
 from evbill.api.crypto import FieldCipher
 from evbill.api.settings import ApiSettings
+from evbill.api.workers import run_workers
 from evbill.config import Settings
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
@@ -62,13 +63,11 @@ def bench_app() -> FastAPI:
 
 
 def serve(url: str, port: int, field_key: str, workers: int) -> None:
-    """The server: the app on the bench database in `workers` uvicorn processes. Each worker
-    has its own sandbox processor; no payment endpoint is called here."""
-    import uvicorn
-
+    """The server: the app on the bench database in `workers` processes, as `evbill api`
+    runs them. Each worker has its own sandbox processor; no payment endpoint is called."""
     os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_FIELD_KEY"] = url, field_key
-    uvicorn.run(f"{Path(__file__).stem}:bench_app", factory=True, workers=workers,
-                host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    run_workers("127.0.0.1", port, workers, app=f"{Path(__file__).stem}:bench_app",
+                log_level="WARNING")
 
 
 def _port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -81,6 +82,11 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     return result
 
 
+@lru_cache(maxsize=16)
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An exact amount in one currency. Immutable, hashable, comparable within a currency."""
@@ -145,8 +151,7 @@ class Money:
     # --- named rounding points ----------------------------------------------------------
     def quantize(self, places: int, rounding: str = ROUND_HALF_UP) -> Money:
         """Round to `places` decimals (ROUND_HALF_UP unless a rule says otherwise)."""
-        return Money(self.amount.quantize(Decimal(1).scaleb(-places), rounding=rounding),
-                     self.currency)
+        return Money(self.amount.quantize(_quantum(places), rounding=rounding), self.currency)
 
     def round_to_minor(self, rounding: str = ROUND_HALF_UP) -> Money:
         """Round to the currency's minor unit: the rounding point for document lines."""

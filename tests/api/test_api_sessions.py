@@ -168,3 +168,45 @@ def test_live_tariff_choice_is_remembered_for_a_while(client: TestClient, world:
         row = uow.sessions.get(sid)
         assert row is not None
         assert ctx.live_tariffs.tariff(uow, row) is ctx.live_tariffs.tariff(uow, row)
+
+
+def test_history_query_problems_and_documentation(client: TestClient, world: World) -> None:
+    """The history endpoint parses its own query; its problems and its OpenAPI parameters
+    are those FastAPI would give."""
+    headers = bearer(world, "driver")
+    for params, field in (({"limit": "ten"}, "query.limit"), ({"since": "yesterday"},
+                          "query.since"), ({"state": "x" * 17}, "query.state")):  # fmt: skip
+        r = client.get("/api/v1/me/sessions", params=params, headers=headers)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+    too_many = client.get("/api/v1/me/sessions", params={"limit": 500}, headers=headers)
+    assert too_many.status_code == 400 and too_many.json()["detail"].startswith("limit:")
+    zulu = client.get("/api/v1/me/sessions", params={"since": "2020-01-01T00:00:00Z"},
+                      headers=headers)  # fmt: skip
+    assert zulu.status_code == 200 and zulu.json()["items"]
+    documented = client.get("/openapi.json").json()["paths"]["/api/v1/me/sessions"]["get"]
+    assert [p["name"] for p in documented["parameters"]] == ["limit", "cursor", "since",
+                                                             "until", "state"]
+    assert documented["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SessionPage"}
+
+
+def test_a_new_cards_sessions_show_in_history(client: TestClient, world: World,
+                                              ctx: ApiContext) -> None:  # fmt: skip
+    """The driver's card list is remembered briefly per process; adding a card here forgets
+    it at once, so the new card's sessions are in the very next page."""
+    headers = bearer(world, "driver")
+    before = {s["id"] for s in client.get("/api/v1/me/sessions", headers=headers).json()["items"]}
+    assert ctx.cards.get(world.users["driver"].token_account) is not None  # remembered
+    added = client.post("/api/v1/me/id-tokens", json={"uid": "EE55FF66"}, headers=headers)
+    assert added.status_code == 201, added.text
+    service = SessionService(world.db, Settings(), clock=world.clock)
+    started = service.start(StartSession(station_id="A-1", evse_id=1, connector_id=1,
+                                         id_token=IdToken("EE55FF66"), meter_start_wh=Decimal(0),
+                                         started_at=world.clock.now, transaction_ref="new-card"))
+    after = {s["id"] for s in client.get("/api/v1/me/sessions", headers=headers).json()["items"]}
+    with world.db.read_sessions() as s:
+        new_id = s.scalar(select(SessionRow.id).where(
+            SessionRow.transaction_id == started.transaction_id))  # fmt: skip
+    assert after - before == {new_id}

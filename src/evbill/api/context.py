@@ -56,6 +56,7 @@ class ApiContext:
     limiter: LoginLimiter = field(init=False)
     users: TtlCache[tuple[Any, str | None, str]] = field(init=False)
     verified_tokens: TtlCache[tuple[str, float]] = field(init=False)
+    cards: TtlCache[tuple[str, ...]] = field(init=False)
     live_tariffs: TariffMemo = field(init=False)
     outbox: StationCommandOutbox = field(init=False)
 
@@ -72,6 +73,7 @@ class ApiContext:
                                     pepper=self.secret)  # fmt: skip
         self.users = TtlCache(self.api.user_cache_s)
         self.verified_tokens = TtlCache(self.api.token_cache_s)
+        self.cards = TtlCache(self.api.user_cache_s)  # a driver account's card values
         self.live_tariffs = TariffMemo()
         self.outbox = StationCommandOutbox(self.db)
         self.ledger = LedgerService(sql_unit_of_work(self.db))

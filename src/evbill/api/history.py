@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from evbill.api.auth import Principal, Role
 from evbill.api.pagination import Window, encode_cursor, keyset
 from evbill.api.problems import NotFound
+from evbill.api.ratelimit import TtlCache
 from evbill.money import Money
 from evbill.store.tables import CdrRow, IdTokenRow, SessionRow, StationRow
 
@@ -24,6 +25,7 @@ __all__ = [
     "Page",
     "SessionItem",
     "cdr_page",
+    "driver_cards",
     "find_session",
     "find_session_item",
     "scope_filter",
@@ -119,9 +121,24 @@ def _page_query(drivers: bool, cursor: bool, since: bool, until: bool, state: bo
     return stmt.order_by(s.started_at.desc(), s.id.desc()).limit(bindparam("limit"))
 
 
+def driver_cards(conn: Connection, account: str | None,
+                 cache: TtlCache[tuple[str, ...]] | None = None) -> tuple[str, ...]:  # fmt: skip
+    """The values of a driver account's cards, remembered in `cache` when one is given (the
+    API keeps them as briefly as a user's role: a card added in another process shows in
+    this one's history within `EVBILL_API_USER_CACHE_S`)."""
+    key = account or ""
+    known = None if cache is None else cache.get(key)
+    if known is None:
+        known = tuple(conn.execute(_CARDS, {"account": account}).scalars())
+        if cache is not None:
+            cache.put(key, known)
+    return known
+
+
 def session_page(
     conn: Connection, principal: Principal, win: Window,
     station_id: str | None = None, state: str | None = None,
+    cards: TtlCache[tuple[str, ...]] | None = None,
 ) -> Page[SessionItem]:  # fmt: skip
     """One page of the caller's sessions (with their CDR totals), newest first: two indexed
     reads (the driver's cards, then the page) on `conn` (`Database.reader()`, or an ORM
@@ -130,8 +147,7 @@ def session_page(
                               "since": win.since, "until": win.until}  # fmt: skip
     driver = principal.role is Role.DRIVER
     if driver:
-        params["cards"] = list(conn.execute(_CARDS, {"account": principal.token_account})
-                               .scalars())  # fmt: skip
+        params["cards"] = list(driver_cards(conn, principal.token_account, cards))
     else:
         params["network"] = principal.network
     if win.cursor is not None:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from evbill.api.problems import BadRequest
 
-__all__ = ["Cursor", "Window", "decode_cursor", "encode_cursor", "keyset"]
+__all__ = [
+    "HISTORY_QUERY",
+    "Cursor",
+    "Window",
+    "decode_cursor",
+    "encode_cursor",
+    "history_query",
+    "keyset",
+]
 
 MAX_LIMIT = 200
 
@@ -73,3 +83,55 @@ def keyset(stmt: Any, at_col: InstrumentedAttribute[datetime],
         c = win.cursor
         stmt = stmt.where(or_(at_col < c.at, and_(at_col == c.at, id_col < c.id)))
     return stmt.order_by(at_col.desc(), id_col.desc()).limit(win.limit + 1)
+
+
+def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+#: The history query parameters as the OpenAPI document describes them (`history_query`
+#: parses them; the route passes these as `openapi_extra={"parameters": HISTORY_QUERY}`).
+HISTORY_QUERY = [
+    _param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
+           "sessions per page"),
+    _param("cursor", {"type": "string"}, "the previous page's `next_cursor`"),
+    _param("since", {"type": "string", "format": "date-time"},
+           "started at or after (ISO 8601 with an offset)"),
+    _param("until", {"type": "string", "format": "date-time"},
+           "started before (ISO 8601 with an offset)"),
+    _param("state", {"type": "string", "maxLength": 16}, "only sessions in this state"),
+]  # fmt: skip
+
+
+def _invalid(name: str, message: str, kind: str) -> RequestValidationError:
+    """The 422 problem FastAPI's own parameter validation answers with."""
+    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": kind}])
+
+
+def _instant(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise _invalid(name, "Input should be a valid datetime", "datetime_parsing") from None
+
+
+def history_query(params: Mapping[str, str]) -> tuple[Window, str | None]:
+    """The page window and state filter from raw query parameters, with the problems FastAPI
+    would answer (422 for a malformed value, 400 from `window` for one out of range).
+
+    The hot history endpoint parses its query here: FastAPI's per-parameter machinery costs
+    about a tenth of a request this cheap."""
+    try:
+        limit = int(params.get("limit", "20"))
+    except ValueError:
+        raise _invalid("limit", "Input should be a valid integer", "int_parsing") from None
+    state = params.get("state")
+    if state is not None and len(state) > 16:
+        raise _invalid("state", "String should have at most 16 characters", "string_too_long")
+    win = window(limit, params.get("cursor"), _instant(params, "since"),
+                 _instant(params, "until"))  # fmt: skip
+    return win, state

@@ -37,8 +37,11 @@ def money_out(value: Money | None, *, exact: bool = False) -> MoneyOut | None:
     return MoneyOut.model_validate(money_body(value, exact=exact))
 
 
+_WH_PER_KWH, _MILLI = Decimal(1000), Decimal("0.001")
+
+
 def kwh(wh: Decimal) -> str:
-    return f"{(wh / 1000).quantize(Decimal('0.001')):f}"
+    return f"{(wh / _WH_PER_KWH).quantize(_MILLI):f}"
 
 
 class Body(BaseModel):

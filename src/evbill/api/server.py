@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from evbill.config import Settings
 from evbill.store.database import Database
 
-__all__ = ["app_from_environment", "run_workers", "serve_api", "serve_portal"]
+__all__ = ["app_from_environment", "serve_api", "serve_portal"]
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,3 @@ def app_from_environment() -> FastAPI:
     from evbill.config import get_settings
 
     return create_app(get_settings())
-
-
-def run_workers(host: str, port: int, workers: int) -> None:
-    """Serve `app_from_environment` in `workers` processes sharing one listening socket (the
-    kernel spreads connections over them); blocks until SIGINT/SIGTERM."""
-    uvicorn.run("evbill.api.server:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False, server_header=False,
-                lifespan="on")  # fmt: skip

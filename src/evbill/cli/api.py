@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from evbill.api.server import run_workers
 from evbill.api.settings import ApiSettings, resolve_secrets
+from evbill.api.workers import WorkerSetupError, run_workers
 from evbill.cli.app import app, console, fail
 from evbill.config import get_settings
 from evbill.payments.config import PaymentProviderSettings
@@ -43,4 +43,9 @@ def api_command(
     bind_host, bind_port = host or settings.api_host, port or settings.api_port
     console.print(f"evbill: API and portal on http://{bind_host}:{bind_port} "
                   f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)
-    run_workers(bind_host, bind_port, workers)
+    try:
+        status = run_workers(bind_host, bind_port, workers, log_level=settings.log_level)
+    except WorkerSetupError as exc:
+        raise fail(str(exc)) from None
+    if status:
+        raise typer.Exit(status)

@@ -58,6 +58,7 @@ def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
                                         now=ctx.clock())  # fmt: skip
     except TokenError as exc:
         raise Conflict(str(exc)) from None
+    ctx.cards.forget(_account(who))  # this process's history shows the new card at once
     bind_wallet_cards(ctx, _account(who))  # a wallet payer's new card meets the minimum
     return _token_out(row)
 

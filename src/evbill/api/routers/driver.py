@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.commands import driver_card, start_charging, stop_charging
@@ -19,7 +19,7 @@ from evbill.api.history import (
     session_page,
 )
 from evbill.api.live import live_view
-from evbill.api.pagination import window
+from evbill.api.pagination import HISTORY_QUERY, history_query, window
 from evbill.api.schemas import (
     CdrOut,
     CdrPage,
@@ -37,16 +37,14 @@ Driver = Annotated[Principal, Depends(Allow(Role.DRIVER))]
 BASE = "/api/v1/me"
 
 
-@router.get("/sessions", response_model=SessionPage)
-async def my_sessions(
-    request: Request, who: Driver, limit: int = 20, cursor: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
-    state: Annotated[str | None, Query(max_length=16)] = None,
-) -> Response:  # fmt: skip
+@router.get("/sessions", response_model=SessionPage,
+            openapi_extra={"parameters": HISTORY_QUERY})  # fmt: skip
+async def my_sessions(request: Request, who: Driver) -> Response:
     """Your charging history, newest first (cursor pagination, `since`/`until` on start time)."""
-    win = window(limit, cursor, since, until)
-    with context_of(request).db.reader() as conn:  # two index reads, on the event loop
-        page = session_page(conn, who, win, state=state)
+    win, state = history_query(request.query_params)
+    ctx = context_of(request)
+    with ctx.db.reader() as conn:  # index reads, on the event loop
+        page = session_page(conn, who, win, state=state, cards=ctx.cards)
     return JsonBody(session_page_body(page, BASE))
 
 
