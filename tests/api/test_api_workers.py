@@ -88,6 +88,17 @@ def test_workers_serve_one_database_with_one_set_of_keys(database_url: str,
                 page = fresh.get("/api/v1/me/sessions", headers=headers)
                 assert page.status_code == 200 and page.json() == {"items": [],
                                                                    "next_cursor": None}
+        # A worker that dies is replaced; the API keeps answering meanwhile.
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            now_serving = [p for p in _children(proc.pid)
+                           if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            if len(now_serving) == 2 and workers[0] not in now_serving:
+                break
+            assert time.monotonic() < deadline, f"no replacement worker: {now_serving}"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/api/v1/me", headers=headers).status_code == 200
         # The sign-in limit is one count for all workers (five failures per window).
         codes = []
         for _ in range(7):
