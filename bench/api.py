@@ -23,6 +23,8 @@ import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -193,6 +195,9 @@ def main() -> None:
                          "--drivers, --clients): skip the load")
     ap.add_argument("--kinds", default="history,live", help="scenarios to run")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--wrk", action="store_true",
+                    help="also load the first history page with wrk (a C load generator, "
+                         "Debian package wrk) from the same number of connections")
     ap.add_argument("--rates", default="",
                     help="also offer these total request rates (req/s, comma-separated) from "
                          "the concurrent clients on a fixed schedule (open loop)")
@@ -245,6 +250,8 @@ def main() -> None:
                 how = "back to back" if rate is None else f"offered {rate:.0f}/s"
                 report(f"{kind} ({clients} client{'s' if clients > 1 else ''}, {how})", lat,
                        args.duration)
+        if args.wrk:
+            wrk_history(port, ctx_tokens, args.clients, args.duration)
     finally:
         server.terminate()
         try:
@@ -262,6 +269,32 @@ def _tokens(url: str, field_key: str, count: int, drivers: int) -> list[str]:
     picks = list(range(count)) if count <= drivers else [random.randrange(drivers)
                                                          for _ in range(count)]
     return [signer.dumps({"u": user_id(d)}) for d in picks]
+
+
+def wrk_history(port: int, tokens: list[str], clients: int, duration: float) -> None:
+    """The first history page under wrk: `clients` connections back to back, the drivers'
+    tokens in turn. A client that costs little CPU leaves the cores to the server."""
+    if shutil.which("wrk") is None:
+        print("wrk: not installed (apt-get install wrk); skipped")
+        return
+    script = Path(tempfile.mkdtemp()) / "history.lua"
+    script.write_text("tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+                      "n = 0\n"
+                      "request = function()\n"
+                      "  n = n + 1\n"
+                      "  return wrk.format('GET', '/api/v1/me/sessions?limit=20',\n"
+                      "    {['Authorization'] = 'Bearer ' .. tokens[(n % #tokens) + 1]})\n"
+                      "end\n")  # fmt: skip
+    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{int(duration)}s", "--latency", "-s", str(script),
+           f"http://127.0.0.1:{port}"]  # fmt: skip
+    subprocess.run([*cmd[:3], "-d3s", *cmd[4:]], capture_output=True, check=True)  # warm-up
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    pct = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.MULTILINE))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Socket errors: .*|Non-2xx.*", out)
+    print(f"{f'history via wrk ({clients} connections)':<44} "
+          f"{float(rate.group(1)) if rate else 0:>8.0f} req/s   p50 {pct.get('50', '?'):>9}"
+          f"   p99 {pct.get('99', '?'):>9}" + (f"   {errors.group(0)}" if errors else ""))
 
 
 def _store_field_key(db: Database, field_key: str) -> None:
