@@ -4,6 +4,7 @@ from the gateway (`evbill serve --no-api`), which needs a processor outside the 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from evbill.api.workers import WorkerSetupError, reuseport_socket, run_workers
 from evbill.cli import app
 
 STRIPE_ENV = {"EVBILL_PAYMENT_PROVIDER": "stripe", "EVBILL_STRIPE_SECRET_KEY": "sk_test_unused",
@@ -114,3 +116,29 @@ def test_workers_serve_one_database_with_one_set_of_keys(database_url: str,
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+
+
+def test_worker_sockets_share_the_port_and_send_at_once() -> None:
+    """Each worker listens on its own socket: SO_REUSEPORT lets them share the address, and
+    Nagle's algorithm is off (a response's headers and body must not wait for an ACK)."""
+    first = reuseport_socket("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        second = reuseport_socket("127.0.0.1", port)
+        try:
+            for sock in (first, second):
+                assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on these
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                ready, _, _ = select.select([first, second], [], [], 5)
+                accepted, _ = ready[0].accept()
+                with accepted:
+                    client.sendall(b"x")
+                    assert accepted.recv(1) == b"x"
+        finally:
+            second.close()
+    finally:
+        first.close()
+    with pytest.raises(WorkerSetupError, match="port"):
+        run_workers("127.0.0.1", 0, 2)
