@@ -16,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from evbill.api.sockets import tcp_listener
 from evbill.api.workers import WorkerSetupError, reuseport_socket, run_workers
 from evbill.cli import app
 
@@ -142,3 +143,11 @@ def test_worker_sockets_share_the_port_and_send_at_once() -> None:
         first.close()
     with pytest.raises(WorkerSetupError, match="port"):
         run_workers("127.0.0.1", 0, 2)
+    single = tcp_listener("127.0.0.1", 0)  # `evbill serve`'s API socket: Nagle off as well
+    try:
+        assert single.proto == socket.IPPROTO_TCP
+        assert single.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        with pytest.raises(OSError):  # not shared: a second listener on its port is refused
+            tcp_listener("127.0.0.1", single.getsockname()[1])
+    finally:
+        single.close()

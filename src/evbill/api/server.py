@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from evbill.api.sockets import tcp_listener
 from evbill.config import Settings
 from evbill.store.database import Database
 
@@ -32,10 +33,10 @@ async def serve_api(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False, server_header=False)  # fmt: skip
     try:  # bound here: uvicorn would end the whole process when it cannot bind
-        sock = config.bind_socket()
-    except SystemExit:
-        log.error("api.not_serving host=%s port=%d reason=cannot listen (port in use?)", host,
-                  port)
+        sock = tcp_listener(host, port)
+    except OSError as exc:
+        log.error("api.not_serving host=%s port=%d reason=cannot listen (%s)", host, port,
+                  exc.strerror or exc)  # fmt: skip
         return
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

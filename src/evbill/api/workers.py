@@ -20,6 +20,8 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from evbill.api.sockets import tcp_listener
+
 __all__ = ["WorkerSetupError", "reuseport_socket", "run_workers"]
 
 log = logging.getLogger(__name__)
@@ -34,25 +36,13 @@ class WorkerSetupError(RuntimeError):
 
 
 def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
-    """A TCP socket bound to host:port with SO_REUSEPORT (listening unless told otherwise)."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise WorkerSetupError("SO_REUSEPORT: not available on this platform; run one worker")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named explicitly: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
-    # sockets that say so, and a response written as headers then body would otherwise wait
-    # for the client's delayed ACK (about 40 ms per request).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    """A worker's own socket on the shared address (see `evbill.api.sockets`)."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        if listen:
-            sock.listen(2048)
-    except OSError:
-        sock.close()
+        return tcp_listener(host, port, reuse_port=True, listen=listen)
+    except OSError as exc:
+        if not hasattr(socket, "SO_REUSEPORT"):
+            raise WorkerSetupError("SO_REUSEPORT: not available here; run one worker") from exc
         raise
-    return sock
 
 
 def _serve_one(app: str, host: str, port: int, log_level: str) -> None:  # pragma: no cover
