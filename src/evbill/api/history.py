@@ -72,21 +72,22 @@ def scope_filter(principal: Principal, s: Session | None = None) -> ColumnElemen
     return SessionRow.station_id.in_(stations)
 
 
-_COLUMNS = (SessionRow.id, SessionRow.station_id, SessionRow.evse_id, SessionRow.state,
-            SessionRow.started_at, SessionRow.stopped_at, SessionRow.energy_wh,
-            SessionRow.id_token, SessionRow.time_zone, CdrRow.id, CdrRow.total_cost_incl_vat,
-            CdrRow.currency)  # fmt: skip
+_SESSIONS = cast(Table, SessionRow.__table__)
+_CDRS = cast(Table, CdrRow.__table__)
+_STATIONS = cast(Table, StationRow.__table__)
+_CARDS = select(IdTokenRow.value).where(IdTokenRow.account == bindparam("account"))
+#: What a history item shows (read by `_item`), and where it comes from: a session with its
+#: CDR, if rated.
+_COLUMNS = (_SESSIONS.c.id, _SESSIONS.c.station_id, _SESSIONS.c.evse_id, _SESSIONS.c.state,
+            _SESSIONS.c.started_at, _SESSIONS.c.stopped_at, _SESSIONS.c.energy_wh,
+            _SESSIONS.c.id_token, _SESSIONS.c.time_zone, _CDRS.c.id,
+            _CDRS.c.total_cost_incl_vat, _CDRS.c.currency)  # fmt: skip
+_WITH_CDR = _SESSIONS.outerjoin(_CDRS, _CDRS.c.session_id == _SESSIONS.c.id)
 
 
 def _item(r: Any) -> SessionItem:
     total = None if r[10] is None else Money(r[10], r[11])
     return SessionItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], total, r[9], r[7], r[8])
-
-
-_SESSIONS = cast(Table, SessionRow.__table__)
-_CDRS = cast(Table, CdrRow.__table__)
-_STATIONS = cast(Table, StationRow.__table__)
-_CARDS = select(IdTokenRow.value).where(IdTokenRow.account == bindparam("account"))
 
 
 @lru_cache(maxsize=128)
@@ -97,11 +98,8 @@ def _page_query(drivers: bool, cursor: bool, since: bool, until: bool, state: bo
 
     A driver's cards are passed as a list (read first), so the query walks
     `ix_sessions_id_token_started` per card instead of sorting the driver's whole history."""
-    s, c = _SESSIONS.c, _CDRS.c
-    stmt = (select(s.id, s.station_id, s.evse_id, s.state, s.started_at, s.stopped_at,
-                   s.energy_wh, s.id_token, s.time_zone, c.id, c.total_cost_incl_vat,
-                   c.currency)
-            .select_from(_SESSIONS.outerjoin(_CDRS, c.session_id == s.id)))  # fmt: skip
+    s = _SESSIONS.c
+    stmt = select(*_COLUMNS).select_from(_WITH_CDR)
     if drivers:
         stmt = stmt.where(s.id_token.in_(bindparam("cards", expanding=True)))
     else:
@@ -172,22 +170,11 @@ def find_session(s: Session, principal: Principal, session_id: int) -> SessionRo
 def find_session_item(s: Session, principal: Principal,
                       session_id: int) -> tuple[SessionRow, SessionItem]:  # fmt: skip
     """The session (in the caller's scope) and its history item, with its CDR, in one read."""
-    found = s.execute(select(SessionRow, CdrRow.id, CdrRow.total_cost_incl_vat, CdrRow.currency)
-                      .outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
+    found = s.execute(select(SessionRow, *_COLUMNS).select_from(_WITH_CDR)
                       .where(SessionRow.id == session_id, scope_filter(principal))).first()
     if found is None:
         raise NotFound(f"session_id: no session {session_id}")
-    row, cdr_id, total, currency = found
-    return row, SessionItem(row.id, row.station_id, row.evse_id, row.state, row.started_at,
-                            row.stopped_at, row.energy_wh,
-                            None if total is None else Money(total, currency), cdr_id,
-                            row.id_token, row.time_zone)  # fmt: skip
-
-
-def session_item(s: Session, row: SessionRow) -> SessionItem:
-    r = s.execute(select(*_COLUMNS).outerjoin(CdrRow, CdrRow.session_id == SessionRow.id)
-                  .where(SessionRow.id == row.id)).one()  # fmt: skip
-    return _item(r)
+    return found[0], _item(found[1:])
 
 
 def cdr_page(s: Session, principal: Principal, win: Window) -> Page[CdrRow]:

@@ -4,8 +4,7 @@ tariff by the rating engine up to `now` (time-based components keep counting whi
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -64,36 +63,29 @@ class TariffMemo:
 
     def __init__(self, choice_ttl_s: float = 60.0, size: int = 1024) -> None:
         self._choice: TtlCache[int] = TtlCache(choice_ttl_s, size=10 * size)
-        self._parsed: OrderedDict[int, _Chosen] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+        self._parsed: TtlCache[_Chosen] = TtlCache(math.inf, size=size)
 
     def forget(self, session_id: int) -> None:
         """Look the session's tariff up afresh on its next poll."""
         self._choice.forget(str(session_id))
 
     def tariff(self, uow: UnitOfWork, row: SessionRow) -> _Chosen | None:
+        stored: TariffRow | None = None
         pk = row.tariff_pk if row.tariff_pk is not None else self._choice.get(str(row.id))
-        if pk is None:
-            chosen_row = tariff_for_session(uow, row)
-            if chosen_row is None:
+        if pk is None:  # an unrated session whose choice is not remembered
+            stored = tariff_for_session(uow, row)
+            if stored is None:
                 return None
-            pk = chosen_row.pk
-            if row.tariff_pk is None:
-                self._choice.put(str(row.id), pk)
-        with self._lock:
-            known = self._parsed.get(pk)
-            if known is not None:
-                self._parsed.move_to_end(pk)
-                return known
-        stored = uow.tariffs.get(pk)
+            pk = stored.pk
+            self._choice.put(str(row.id), pk)
+        known = self._parsed.get(str(pk))
+        if known is not None:
+            return known
+        stored = stored or uow.tariffs.get(pk)
         if stored is None:
             return None
         chosen = _Chosen(pk, stored.tariff_id, parse_tariff(loads(stored.ocpi_json)))
-        with self._lock:
-            self._parsed[pk] = chosen
-            while len(self._parsed) > self._size:
-                self._parsed.popitem(last=False)
+        self._parsed.put(str(pk), chosen)
         return chosen
 
 

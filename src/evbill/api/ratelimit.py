@@ -124,7 +124,8 @@ class LoginLimiter:
 
 
 class TtlCache(Generic[V]):
-    """Values kept `ttl_s` seconds (0: nothing is kept), at most `size` of them (LRU)."""
+    """Values kept `ttl_s` seconds (0: nothing is kept; `math.inf`: until evicted), at most
+    `size` of them (LRU)."""
 
     def __init__(self, ttl_s: float, size: int = 10_000) -> None:
         self._ttl, self._size = ttl_s, size

@@ -15,7 +15,6 @@ from evbill.api.history import (
     find_cdr,
     find_session,
     find_session_item,
-    session_item,
     session_page,
 )
 from evbill.api.live import live_view
@@ -51,7 +50,7 @@ async def my_sessions(request: Request, who: Driver) -> Response:
 @router.get("/sessions/{session_id}")
 def my_session(request: Request, who: Driver, session_id: int) -> SessionOut:
     with context_of(request).db.read_sessions() as s:
-        return session_out(session_item(s, find_session(s, who, session_id)), BASE)
+        return session_out(find_session_item(s, who, session_id)[1], BASE)
 
 
 @router.get("/sessions/{session_id}/live")

@@ -16,7 +16,6 @@ from evbill.api.history import (
     find_cdr,
     find_session,
     find_session_item,
-    session_item,
     session_page,
 )
 from evbill.api.live import live_view
@@ -104,7 +103,7 @@ def sessions(
 @router.get("/sessions/{session_id}")
 def session(request: Request, who: Staff, session_id: int) -> SessionOut:
     with context_of(request).db.read_sessions() as s:
-        return session_out(session_item(s, find_session(s, who, session_id)), BASE)
+        return session_out(find_session_item(s, who, session_id)[1], BASE)
 
 
 @router.get("/sessions/{session_id}/live")
