@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 MAX_LIMIT = 200
+STATE_MAX = 16  # the longest session state a filter may name
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ HISTORY_QUERY = [
            "started at or after (ISO 8601 with an offset)"),
     _param("until", {"type": "string", "format": "date-time"},
            "started before (ISO 8601 with an offset)"),
-    _param("state", {"type": "string", "maxLength": 16}, "only sessions in this state"),
+    _param("state", {"type": "string", "maxLength": STATE_MAX}, "only sessions in this state"),
 ]  # fmt: skip
 
 
@@ -130,8 +131,9 @@ def history_query(params: Mapping[str, str]) -> tuple[Window, str | None]:
     except ValueError:
         raise _invalid("limit", "Input should be a valid integer", "int_parsing") from None
     state = params.get("state")
-    if state is not None and len(state) > 16:
-        raise _invalid("state", "String should have at most 16 characters", "string_too_long")
+    if state is not None and len(state) > STATE_MAX:
+        raise _invalid("state", f"String should have at most {STATE_MAX} characters",
+                       "string_too_long")
     win = window(limit, params.get("cursor"), _instant(params, "since"),
                  _instant(params, "until"))  # fmt: skip
     return win, state

@@ -20,8 +20,6 @@ from evbill.config import get_settings
 from evbill.payments.config import PaymentProviderSettings
 from evbill.store.migrate import ensure_schema
 
-log = logging.getLogger("evbill.api")
-
 
 @app.command("api")
 def api_command(

@@ -104,7 +104,6 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise DisconnectionError() from exc
 
 
-
 class Database:
     """An engine and its session factories: `sessions` for writing, `read_sessions` for reads."""
 
