@@ -53,11 +53,11 @@ def test_wrong_key_exits_1() -> None:
     assert "signature does not match" in out
 
 
-def test_unsupported_algorithm_exits_1() -> None:
+def test_secp192k1_record_verifies_without_openssl() -> None:
     sample = SAMPLES["htb_secp192k1"]
     code, out, _ = run("-k", sample["public_key"], sample["records"][0])
-    assert code == 1
-    assert "unsupported_algorithm" in out
+    assert code == 0
+    assert "record 1: valid (signature verifies (ECDSA-secp192k1-SHA256))" in out
 
 
 def test_unreadable_ocmf_exits_2_with_a_one_line_reason() -> None:

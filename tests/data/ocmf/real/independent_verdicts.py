@@ -144,7 +144,9 @@ def verdict(record: str, key_text: str) -> tuple[str, str]:
     digest = hashlib.new(hash_name.lower(), message).digest()
     vk = VerifyingKey.from_string(point, curve=ecdsa_curve)
     try:
-        ok = vk.verify_digest((r, s), digest, sigdecode=lambda sig, _order: sig, allow_truncate=True)
+        ok = vk.verify_digest(
+            (r, s), digest, sigdecode=lambda sig, _order: sig, allow_truncate=True
+        )
     except BadSignatureError:
         ok = False
     if crypto_curve is not None:
