@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evbill.metering.ocmf import verify_ocmf
+from evbill.metering.ocmf import read_records, verify_ocmf
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "ocmf" / "real"
 RECORDS: list[dict[str, Any]] = [
@@ -61,3 +61,10 @@ def test_the_reference_softwares_leniencies_occur_in_real_records() -> None:
     assert warnings["IS"] >= 1  # OCMF 0.1: "IS":"VERIFIED"
     assert warnings["FV"] >= 1  # "FV":1.0 as a number
     assert warnings["SD"] >= 3  # Isabellenhütte r‖s (2), eBZ non-strict DER (1)
+
+
+def test_the_committed_xml_container_holds_the_same_records_and_keys() -> None:
+    entries = read_records((REAL / "records.xml").read_text(encoding="utf-8"))
+    assert [(e.text, e.public_key) for e in entries] == [
+        (entry["record"], entry["public_key"]) for entry in RECORDS
+    ]

@@ -3,7 +3,8 @@
 Run from the repository root:
 
     python tests/data/ocmf/real/independent_verdicts.py          # print verdicts and a summary
-    python tests/data/ocmf/real/independent_verdicts.py --write  # store them as "expected"
+    python tests/data/ocmf/real/independent_verdicts.py --write  # store them as "expected",
+                                                                 # and write records.xml
 
 Each signature is checked twice, by two independent implementations: the pure-Python `ecdsa`
 package (every curve; secp192k1 defined here from SEC 2, table 2.2, since `ecdsa` does not ship
@@ -31,6 +32,7 @@ from ecdsa.ellipticcurve import CurveFp, PointJacobi
 
 HERE = Path(__file__).parent
 RECORDS = HERE / "records.jsonl"
+CONTAINER = HERE / "records.xml"  # the same records in the transparency software's container
 
 _P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFEE37
 _GX = 0xDB4FF10EC057E9AE26B07D0280B7F4341DA5D1B1EAE06C7D
@@ -175,6 +177,24 @@ def main() -> None:
         RECORDS.write_text(
             "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8"
         )
+        CONTAINER.write_text(container(entries), encoding="utf-8")
+
+
+def container(entries: list[dict[str, str]]) -> str:
+    """The records as <values><value><signedData/><publicKey/></value>…</values>."""
+    from xml.sax.saxutils import escape
+
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>']
+    lines.append('<values xmlns="http://transparenz.software/schema/2018/07">')
+    for entry in entries:
+        lines.append(f"  <!-- {escape(entry['repo'])}: {escape(entry['source'])} -->")
+        lines.append("  <value>")
+        signed = escape(entry["record"])
+        lines.append(f'    <signedData format="OCMF" encoding="plain">{signed}</signedData>')
+        lines.append(f"    <publicKey>{escape(entry['public_key'])}</publicKey>")
+        lines.append("  </value>")
+    lines.append("</values>")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
