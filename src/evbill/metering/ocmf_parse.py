@@ -144,7 +144,7 @@ def _loose_text(reader: _Reader, obj: Mapping[str, Any], key: str, where: str = 
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, Decimal) and not isinstance(value, bool):
+    if isinstance(value, Decimal):
         reader.deviation(f"{where}{key}: the number {value} where the spec has a string")
         return str(value)
     raise OcmfFormatError(f"{where}{key}: expected a string, found {value!r}")
