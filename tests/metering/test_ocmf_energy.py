@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from evbill.metering.ocmf import (
     EnergyRefusal,
     OcmfEnergyError,
     OcmfVerification,
+    payload_json,
     public_key_hex,
     session_energy,
     sign_ocmf,
@@ -175,3 +178,37 @@ def test_non_energy_unit_refuses() -> None:
 def test_meter_running_backwards_refuses() -> None:
     backwards = reading(tm=T1, tx="E", rv=Decimal("1000"))
     assert _refusal(*begin_end(end=backwards)) is EnergyRefusal.NEGATIVE
+
+
+def signed_as_meters_do(body: dict[str, Any]) -> OcmfVerification:
+    """Signed directly with the key, bypassing the strict signer: for deviating payloads."""
+    text = payload_json(body)
+    signature = KEY.sign(text.encode(), ec.ECDSA(hashes.SHA256())).hex()
+    result = verify_ocmf(f'OCMF|{text}|{{"SD":"{signature}"}}', public_key_hex(KEY))
+    assert result.is_valid and result.warnings
+    return result
+
+
+def test_a_pagination_without_a_number_gives_no_order_between_records() -> None:
+    first = signed_as_meters_do(payload([reading(tm=T0)], pg="T7a"))
+    last = signed_as_meters_do(payload([reading(tm=T1, tx="E", rv=Decimal("1250"))], pg="T8a"))
+    energy = session_energy(first, last)
+    assert energy.refusal is EnergyRefusal.PAGINATION_ORDER
+    assert "PG: begin T7a, end T8a" in energy.reason
+
+
+def test_a_reading_without_meter_status_gives_no_energy() -> None:
+    end = {k: v for k, v in reading(tm=T1, tx="E", rv=Decimal("1250")).items() if k != "ST"}
+    body = payload([{**reading(tm=T0), "ST": "G"}, end])
+    # ST carries over from the previous reading, so leave it out of both to have none.
+    body["RD"] = [{k: v for k, v in r.items() if k != "ST"} for r in body["RD"]]
+    energy = session_energy(signed_as_meters_do(body))
+    assert energy.refusal is EnergyRefusal.METER_STATUS
+    assert energy.reason == "ST: begin reading has meter status none"
+
+
+def test_a_reading_without_unit_gives_no_energy() -> None:
+    body = payload([reading(tm=T0), reading(tm=T1, tx="E", rv=Decimal("1250"))])
+    body["RD"] = [{k: v for k, v in r.items() if k != "RU"} for r in body["RD"]]
+    energy = session_energy(signed_as_meters_do(body))
+    assert energy.refusal is EnergyRefusal.UNIT

@@ -1,14 +1,18 @@
-"""Parsing OCMF: field values as the spec defines them, and a clear refusal for malformed input."""
+"""Parsing OCMF: field values as the spec defines them, a warning for each deviation the reference
+transparency software accepts, and a clear refusal for what cannot be read."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from evbill.metering.ocmf import (
     OcmfFormatError,
@@ -152,7 +156,6 @@ BASE = payload_json(payload())
         ("", "found 1 section"),
         (f"OCMF{BASE}{SIGNATURE}", "found 1 section"),
         (f"OCMF|{BASE}", "found 2 section"),
-        (f"OCMF|{BASE}|{SIGNATURE}|extra", "found 4 section"),
         (f"OCMX|{BASE}|{SIGNATURE}", "header: expected 'OCMF'"),
         (f"OCMF|{BASE[:-1]}|{SIGNATURE}", "payload: not valid JSON"),
         (f"OCMF|[1, 2]|{SIGNATURE}", "payload: expected a JSON object"),
@@ -162,7 +165,6 @@ BASE = payload_json(payload())
         (f'OCMF|{BASE}|{{"SD":"30zz"}}', "SD: not valid hex"),
         (f'OCMF|{BASE}|{{"SE":"base64","SD":"***"}}', "SD: not valid base64"),
         (f'OCMF|{BASE}|{{"SE":"base32","SD":"3045"}}', "SE: unknown signature encoding"),
-        (f'OCMF|{BASE}|{{"SM":"application/json","SD":"3045"}}', "SM: unknown"),
         (f'OCMF|{BASE}|{{"SA":"ECDSA-secp521r1-SHA512","SD":"3045"}}', "SA: unknown signature"),
         (f'OCMF|{BASE}|{{"SA":"RSA-SHA256","SD":"3045"}}', "SA: unknown signature"),
         (f'OCMF|{BASE}|{{"SD":"3045","SD":"3046"}}', "SD: the key appears twice"),
@@ -170,8 +172,26 @@ BASE = payload_json(payload())
     ],
 )
 def test_malformed_strings_are_refused_with_the_reason(text: str, message: str) -> None:
-    with pytest.raises(OcmfFormatError, match=message):
-        parse_ocmf(text)
+    for strict in (False, True):
+        with pytest.raises(OcmfFormatError, match=message):
+            parse_ocmf(text, strict=strict)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"OCMF|{BASE}|{SIGNATURE}|3059301306",
+            "OCMF: 1 section\\(s\\) after the signature ignored",
+        ),
+        (f'OCMF|{BASE}|{{"SM":"application/json","SD":"3045"}}', "SM: unknown"),
+    ],
+)
+def test_section_deviations_warn_and_strict_refuses(text: str, message: str) -> None:
+    document = parse_ocmf(text)
+    assert any(re.match(message, warning) for warning in document.warnings), document.warnings
+    with pytest.raises(OcmfFormatError):
+        parse_ocmf(text, strict=True)
 
 
 def _without(key: str) -> dict[str, object]:
@@ -181,33 +201,83 @@ def _without(key: str) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (_without("PG"), "PG: missing"),
         (_without("RD"), "RD: missing"),
         (payload([]), "RD: expected a non-empty array"),
         (payload(RD="1234"), "RD: expected a non-empty array"),
         (payload(RD=["x"]), r"RD\[0\]: expected a JSON object"),
-        (_without("IS"), r"IS: missing, a transaction record"),
-        (_without("IT"), "IT: missing"),
-        ({k: v for k, v in payload().items() if k not in ("MS", "GS")}, "MS: missing"),
-        (payload(PG="X7"), "PG: 'X7' is not"),
-        (payload(PG=7), "PG: expected a string"),
-        (payload(IS="yes"), "IS: expected true or false"),
-        (payload(IF="RFID_PLAIN"), "IF: expected an array of strings"),
+        (payload(IS=1), "IS: expected true or false"),
+        (payload(MS=12), "MS: expected a string"),
         (payload([{k: v for k, v in reading().items() if k != "TM"}]), r"RD\[0\]\.TM: missing"),
-        (payload([{k: v for k, v in reading().items() if k != "ST"}]), r"RD\[0\]\.ST: missing"),
-        (payload([{k: v for k, v in reading().items() if k != "RU"}]), r"RD\[0\]\.RU: missing"),
-        (payload([reading(st="Q")]), r"RD\[0\]\.ST: unknown code 'Q'"),
-        (payload([reading(tx="Z")]), r"RD\[0\]\.TX: unknown code 'Z'"),
-        (payload([reading(ef="Ex")]), r"RD\[0\]\.EF: unknown error flag\(s\) 'x'"),
+        (payload([reading(tm="2024-03-01 10:00 S")]), r"RD\[0\]\.TM: '2024-03-01 10:00 S' is not"),
         (payload([{**reading(), "RV": "12,5"}]), r"RD\[0\]\.RV: '12,5' is not a number"),
         (payload([{**reading(), "RV": True}]), r"RD\[0\]\.RV: expected a number"),
-        (payload(LC={"LU": "mOhm"}), "LC.LR: missing"),
-        (payload(LC={"LR": 2}), "LC.LU: missing"),
     ],
 )
-def test_missing_or_wrong_fields_are_refused_by_name(body: dict[str, object], message: str) -> None:
+def test_unreadable_fields_are_refused_by_name(body: dict[str, object], message: str) -> None:
+    for strict in (False, True):
+        with pytest.raises(OcmfFormatError, match=message):
+            parse_ocmf(_ocmf(body), strict=strict)
+
+
+# Deviations the reference transparency software accepts: a warning each, never a refusal,
+# unless strict (which the signer uses).
+DEVIATIONS = [
+    (_without("PG"), "PG: missing"),
+    (payload(PG="X7"), "PG: 'X7' is not a context letter"),
+    (payload(PG="T12-3"), "PG: 'T12-3' is not a context letter"),
+    (payload(PG=7), "PG: the number 7 where the spec has a string"),
+    (_without("IS"), "IS: missing, a transaction record"),
+    (_without("IT"), "IT: missing"),
+    (payload(IS="VERIFIED"), "IS: 'VERIFIED' \\(OCMF 0.1 status\\)"),
+    (payload(FV=Decimal("1.0")), "FV: the number 1.0 where the spec has a string"),
+    ({k: v for k, v in payload().items() if k not in ("MS", "GS")}, "MS: missing"),
+    (payload(IF="RFID_PLAIN"), "IF: expected an array of strings"),
+    (payload([{k: v for k, v in reading().items() if k != "ST"}]), r"RD\[0\]\.ST: missing"),
+    (payload([{k: v for k, v in reading().items() if k != "RU"}]), r"RD\[0\]\.RU: missing"),
+    (payload([reading(st="Q")]), r"RD\[0\]\.ST: unknown code 'Q'"),
+    (payload([reading(tx="Z")]), r"RD\[0\]\.TX: unknown code 'Z'"),
+    (payload([reading(ef="Ex")]), r"RD\[0\]\.EF: unknown error flag\(s\) 'x'"),
+    (payload([reading(tm="2024-03-01T10:00:00,000+0100 Q")]), r"RD\[0\]\.TM: unknown time sync"),
+    (payload(LC={"LU": "mOhm"}), "LC.LR: missing"),
+    (payload(LC={"LR": 2}), "LC.LU: missing"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), DEVIATIONS)
+def test_deviations_are_warnings_and_strict_refuses_them(
+    body: dict[str, object], message: str
+) -> None:
+    document = parse_ocmf(_ocmf(body))
+    matching = [w for w in document.warnings if re.match(message, w)]
+    assert len(matching) == 1, document.warnings
     with pytest.raises(OcmfFormatError, match=message):
-        parse_ocmf(_ocmf(body))
+        parse_ocmf(_ocmf(body), strict=True)
+
+
+def test_deviating_record_still_verifies_with_its_warnings() -> None:
+    # Signed the way a KEBA wallbox signs: IS false, no IT, PG T and a number.
+    key = meter_key("secp256r1")
+    body = {k: v for k, v in payload().items() if k != "IT"}
+    body["IS"] = False
+    text = payload_json(body)
+    signature = key.sign(text.encode(), ec.ECDSA(hashes.SHA256())).hex()
+    result = verify_ocmf(f'OCMF|{text}|{{"SD":"{signature}"}}', public_key_hex(key))
+    assert result.is_valid
+    assert result.warnings == ("IT: missing, the identification type is unknown",)
+
+
+def test_ocmf_01_status_in_is_reads_as_an_assignment() -> None:
+    document = parse_ocmf(_ocmf(payload(IS="VERIFIED", IL=None)))
+    identification = document.payload.identification
+    assert identification is not None
+    assert identification.assigned is True and identification.level == "VERIFIED"
+    none = parse_ocmf(_ocmf(payload(IS="NONE", IL=None))).payload.identification
+    assert none is not None and none.assigned is False
+
+
+def test_odd_pagination_keeps_its_text_and_no_number() -> None:
+    pagination = parse_ocmf(_ocmf(payload(PG="T12-3"))).payload.pagination
+    assert pagination.number is None and str(pagination) == "T12-3"
 
 
 def test_duplicate_keys_in_the_payload_are_refused() -> None:

@@ -2,10 +2,12 @@
 sign them for tests and the simulator, and take a session's signed energy.
 
 The one import for callers; the work is done in the `ocmf_*` modules beside this one.
+Verification follows the reference transparency software: see docs/metering.md.
 """
 
 from __future__ import annotations
 
+from evbill.metering.ocmf_container import ContainerRecord, read_records
 from evbill.metering.ocmf_crypto import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
@@ -26,6 +28,7 @@ from evbill.metering.ocmf_energy import (
     session_energy,
     to_wh,
 )
+from evbill.metering.ocmf_keys import ForeignCurveKey, MeterKey, read_meter_key
 from evbill.metering.ocmf_model import (
     ChargePoint,
     GatewayInfo,
@@ -61,11 +64,14 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "SUPPORTED_CURVES",
     "ChargePoint",
+    "ContainerRecord",
     "EnergyRefusal",
+    "ForeignCurveKey",
     "GatewayInfo",
     "Identification",
     "LossCompensation",
     "MeterIdentity",
+    "MeterKey",
     "MeterStatus",
     "OcmfDocument",
     "OcmfEnergyError",
@@ -97,6 +103,8 @@ __all__ = [
     "payload_json",
     "private_key_pem",
     "public_key_hex",
+    "read_meter_key",
+    "read_records",
     "session_energy",
     "sign_ocmf",
     "to_wh",

@@ -6,17 +6,24 @@ entries (SHA-256 as the spec lists them, SHA-384 as some implementations use) st
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from evbill.metering.ocmf_der import SignatureValues
+from evbill.metering.ocmf_keys import (
+    CURVE_SIZES,
+    MeterKey,
+    canonical_curve,
+    openssl_curve,
+    read_meter_key,
+    secp192k1,
+)
 from evbill.metering.ocmf_model import OcmfFormatError, OcmfKeyError, OcmfUnsupportedAlgorithm
 
 __all__ = [
@@ -38,27 +45,9 @@ __all__ = [
 #: SA when the station leaves it out (default since OCMF 0.4).
 DEFAULT_ALGORITHM: Final = "ECDSA-secp256r1-SHA256"
 
-# Curves by their canonical name; None where OpenSSL has no implementation (secp192k1).
-_CURVES: Final[dict[str, type[ec.EllipticCurve] | None]] = {
-    "secp192k1": None,
-    "secp256k1": ec.SECP256K1,
-    "secp192r1": ec.SECP192R1,
-    "secp256r1": ec.SECP256R1,
-    "secp384r1": ec.SECP384R1,
-    "brainpoolP256r1": ec.BrainpoolP256R1,
-    "brainpoolP384r1": ec.BrainpoolP384R1,
-}
-# The spec writes "brainpool256r1"; stations and libraries write "brainpoolP256r1".
-_CURVE_ALIASES: Final = {
-    "brainpool256r1": "brainpoolP256r1",
-    "brainpool384r1": "brainpoolP384r1",
-    "prime256v1": "secp256r1",
-    "P-256": "secp256r1",
-    "P-384": "secp384r1",
-}
-
-#: Curves a key can be generated on here (every curve of the OCMF list that OpenSSL offers).
-SUPPORTED_CURVES: Final = tuple(name for name, cls in _CURVES.items() if cls is not None)
+#: Curves a key can be generated and signed on here (every OCMF curve OpenSSL offers); all
+#: curves in ALGORITHMS verify, secp192k1 through the pure-Python `ecdsa` package.
+SUPPORTED_CURVES: Final = tuple(name for name in CURVE_SIZES if openssl_curve(name) is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +59,13 @@ class SignatureAlgorithm:
     hash_name: str  # "SHA256" or "SHA384"
 
     @property
-    def supported(self) -> bool:
-        """False for curves OpenSSL (and so `cryptography`) does not implement."""
-        return _CURVES[self.curve] is not None
+    def openssl(self) -> bool:
+        """False for curves OpenSSL (and so `cryptography`) lacks: they verify, never sign."""
+        return openssl_curve(self.curve) is not None
+
+    @property
+    def coordinate_size(self) -> int:
+        return CURVE_SIZES[self.curve]
 
     def hash(self) -> hashes.HashAlgorithm:
         return hashes.SHA384() if self.hash_name == "SHA384" else hashes.SHA256()
@@ -81,14 +74,14 @@ class SignatureAlgorithm:
 def _algorithms() -> dict[str, SignatureAlgorithm]:
     table: dict[str, SignatureAlgorithm] = {}
     # Table 22 of the spec: every curve with SHA-256, both brainpool spellings.
-    spelled = [*_CURVES, "brainpool256r1", "brainpool384r1"]
+    spelled = [*CURVE_SIZES, "brainpool256r1", "brainpool384r1"]
     for name in spelled:
         ident = f"ECDSA-{name}-SHA256"
-        table[ident] = SignatureAlgorithm(ident, _CURVE_ALIASES.get(name, name), "SHA256")
+        table[ident] = SignatureAlgorithm(ident, canonical_curve(name), "SHA256")
     # Not in table 22: SHA-384 on the 384-bit curves, accepted because implementations use it.
     for name in ("secp384r1", "brainpoolP384r1", "brainpool384r1"):
         ident = f"ECDSA-{name}-SHA384"
-        table[ident] = SignatureAlgorithm(ident, _CURVE_ALIASES.get(name, name), "SHA384")
+        table[ident] = SignatureAlgorithm(ident, canonical_curve(name), "SHA384")
     return table
 
 
@@ -108,13 +101,11 @@ def algorithm_for(identifier: str) -> SignatureAlgorithm:
 
 
 def _curve(name: str) -> ec.EllipticCurve:
-    canonical = _CURVE_ALIASES.get(name, name)
-    if canonical not in _CURVES:
-        raise OcmfKeyError(f"curve: unknown curve {name!r} (known: {', '.join(_CURVES)})")
-    cls = _CURVES[canonical]
-    if cls is None:
+    canonical = canonical_curve(name)
+    curve = openssl_curve(canonical)
+    if curve is None:
         raise OcmfUnsupportedAlgorithm(f"curve: {canonical} is not available in OpenSSL")
-    return cls()
+    return curve
 
 
 def generate_private_key(curve: str = "secp256r1") -> ec.EllipticCurvePrivateKey:
@@ -161,70 +152,70 @@ def load_private_key_pem(text: str | bytes) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-_HEX = re.compile(r"[0-9A-Fa-f]+")
-
-
-def _public_key_der(text: str) -> bytes:
-    compact = "".join(text.split())
-    if compact.startswith("0x"):
-        compact = compact[2:]
-    if _HEX.fullmatch(compact) and len(compact) % 2 == 0:
-        return bytes.fromhex(compact)
-    try:
-        return base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        raise OcmfKeyError(
-            "public key: neither hex nor base64 DER SubjectPublicKeyInfo nor PEM"
-        ) from None
-
-
 def load_public_key(key: str | bytes) -> ec.EllipticCurvePublicKey:
-    """Read a meter's public key: DER SubjectPublicKeyInfo as hex (spaces allowed), base64, PEM,
-    or raw DER bytes."""
-    if isinstance(key, bytes):
-        der, pem = key, key.lstrip().startswith(b"-----BEGIN")
-    else:
-        pem = key.lstrip().startswith("-----BEGIN")
-        der = key.encode("ascii", "replace") if pem else _public_key_der(key)
-    try:
-        if pem:
-            loaded = serialization.load_pem_public_key(der)
-        else:
-            loaded = serialization.load_der_public_key(der)
-    except UnsupportedAlgorithm as exc:
-        raise OcmfUnsupportedAlgorithm(f"public key: {exc}") from None
-    except ValueError as exc:
-        raise OcmfKeyError(f"public key: not a readable SubjectPublicKeyInfo ({exc})") from None
-    if not isinstance(loaded, ec.EllipticCurvePublicKey):
-        raise OcmfKeyError("public key: not an elliptic-curve key")
-    return loaded
+    """Read a meter's public key for `cryptography`: DER SubjectPublicKeyInfo as hex (spaces
+    allowed), base64, PEM, or raw DER bytes. A key on secp192k1 raises OcmfUnsupportedAlgorithm
+    (use `read_meter_key`, which reads every form on every OCMF curve)."""
+    meter_key = read_meter_key(key)
+    public = meter_key.openssl
+    if public is None:
+        raise OcmfUnsupportedAlgorithm(f"public key: {meter_key.curve} is not available in OpenSSL")
+    return public
+
+
+def _in_range(value: int, order: int) -> bool:
+    return 0 < value < order
 
 
 def ecdsa_verify(
-    algorithm: SignatureAlgorithm,
-    public_key: ec.EllipticCurvePublicKey,
-    signature_der: bytes,
-    signed_text: str,
+    algorithm: SignatureAlgorithm, key: MeterKey, signature: SignatureValues, signed_text: str
 ) -> str | None:
-    """Check a DER signature over the UTF-8 bytes of `signed_text`; None when it verifies,
-    otherwise the reason it does not."""
-    if public_key.curve.name != algorithm.curve:
+    """Check (r, s) over the UTF-8 bytes of `signed_text`; None when it verifies, otherwise the
+    reason it does not."""
+    if key.curve != algorithm.curve:
         return (
-            f"public key is on curve {public_key.curve.name}, "
-            f"SA {algorithm.identifier} needs {algorithm.curve}"
+            f"public key is on curve {key.curve}, SA {algorithm.identifier} needs {algorithm.curve}"
         )
+    message = signed_text.encode("utf-8")
+    public = key.openssl
+    if public is not None:
+        try:
+            der = encode_dss_signature(signature.r, signature.s)
+            public.verify(der, message, ec.ECDSA(algorithm.hash()))
+        except (InvalidSignature, ValueError):
+            return "signature does not match the payload and public key"
+        return None
+    return _verify_without_openssl(algorithm, key, signature, message)
+
+
+def _verify_without_openssl(
+    algorithm: SignatureAlgorithm, key: MeterKey, signature: SignatureValues, message: bytes
+) -> str | None:
+    from ecdsa import BadSignatureError, VerifyingKey
+
+    curve = secp192k1()
+    if not (_in_range(signature.r, curve.order) and _in_range(signature.s, curve.order)):
+        return "signature does not match the payload and public key"
+    digest = hashlib.new(algorithm.hash_name.lower(), message).digest()
+    verifying = VerifyingKey.from_string(key.point, curve=curve)
     try:
-        public_key.verify(signature_der, signed_text.encode("utf-8"), ec.ECDSA(algorithm.hash()))
-    except InvalidSignature:
+        verifying.verify_digest(
+            (signature.r, signature.s), digest, sigdecode=_as_pair, allow_truncate=True
+        )
+    except BadSignatureError:
         return "signature does not match the payload and public key"
     return None
+
+
+def _as_pair(pair: tuple[int, int], _order: int) -> tuple[int, int]:
+    return pair
 
 
 def ecdsa_sign(
     algorithm: SignatureAlgorithm, private_key: ec.EllipticCurvePrivateKey, text: str
 ) -> bytes:
     """A deterministic (RFC 6979) DER signature over the UTF-8 bytes of `text`."""
-    if not algorithm.supported:
+    if not algorithm.openssl:
         raise OcmfUnsupportedAlgorithm(
             f"SA: {algorithm.identifier} uses {algorithm.curve}, which OpenSSL does not offer"
         )

@@ -99,7 +99,7 @@ def _same_signer(first: OcmfVerification, last: OcmfVerification) -> None:
             EnergyRefusal.DIFFERENT_IDENTIFICATION, f"IT/ID: begin {pair_a!r}, end {pair_b!r}"
         )
     pa, pb = a.pagination, b.pagination
-    if pa.context != pb.context or pb.number <= pa.number:
+    if pa.number is None or pb.number is None or pa.context != pb.context or pb.number <= pa.number:
         raise _Refused(
             EnergyRefusal.PAGINATION_ORDER, f"PG: begin {pa}, end {pb}; the end must come later"
         )
@@ -134,9 +134,8 @@ def _pick_end(readings: tuple[Reading, ...], register: str | None, after: int) -
 
 def _check_usable(reading: Reading, role: str) -> Decimal:
     if reading.status is not MeterStatus.OK:
-        raise _Refused(
-            EnergyRefusal.METER_STATUS, f"ST: {role} reading has meter status {reading.status.name}"
-        )
+        status = "none" if reading.status is None else reading.status.name
+        raise _Refused(EnergyRefusal.METER_STATUS, f"ST: {role} reading has meter status {status}")
     if not reading.energy_usable:
         raise _Refused(EnergyRefusal.ERROR_FLAGS, f"EF: {role} reading flags its energy unusable")
     if reading.value is None:

@@ -132,7 +132,7 @@ class Reading:
     current_type: str | None  # RT, "AC" or "DC"
     cumulated_loss: Decimal | None  # CL
     error_flags: str  # EF: "E" energy unusable, "t" time unusable
-    status: MeterStatus  # ST
+    status: MeterStatus | None  # ST (None when a meter left it out or wrote an unknown code)
 
     @property
     def energy_usable(self) -> bool:
@@ -166,13 +166,20 @@ class MeterIdentity:
 
 @dataclass(frozen=True, slots=True)
 class Pagination:
-    """PG: the context letter (T transaction, F fiscal) and the counter of that context."""
+    """PG: the context letter (T transaction, F fiscal) and the counter of that context.
+
+    A PG that is not a letter and a number (the reference software accepts such records) keeps
+    its text; `number` is then None and no order can be read from it.
+    """
 
     context: str
-    number: int
+    number: int | None
+    text: str = ""
 
     def __str__(self) -> str:
-        return f"{self.context}{self.number}"
+        if self.text:
+            return self.text
+        return f"{self.context}{'' if self.number is None else self.number}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +225,7 @@ class OcmfPayload:
     charge_controller_version: str | None  # CCV
     loss_compensation: LossCompensation | None  # LC
     readings: tuple[Reading, ...]  # RD
+    warnings: tuple[str, ...] = ()  # deviations from the spec the reader accepted, one per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +235,8 @@ class OcmfSignature:
     algorithm: str  # SA, "ECDSA-secp256r1-SHA256" when the station left it out
     encoding: str  # SE, "hex" (default) or "base64"
     mime_type: str  # SM, "application/x-der"
-    data: bytes  # SD, decoded: a DER-encoded ECDSA signature
+    data: bytes  # SD, decoded: a DER-encoded ECDSA signature (some meters: non-strict DER, r‖s)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +247,13 @@ class OcmfDocument:
     signature: OcmfSignature
     payload_text: str  # the payload JSON exactly as it stood between the pipes: what is signed
     text: str  # the whole OCMF string as given
+    section_warnings: tuple[str, ...] = ()  # e.g. a fourth section after the signature
 
     @property
     def readings(self) -> tuple[Reading, ...]:
         return self.payload.readings
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every deviation from the spec that was accepted while reading this document."""
+        return self.section_warnings + self.payload.warnings + self.signature.warnings

@@ -55,13 +55,14 @@ def sign_ocmf(
     """`OCMF|{payload}|{signature}` with an RFC 6979 (deterministic) ECDSA signature.
 
     The payload uses the spec's keys (FV, GI, …, RD with TM, TX, RV, …); it is checked with the
-    same parser that reads station data, so a payload missing PG, RD, ST… is refused here.
+    same parser that reads station data, in strict mode: a payload missing PG, RD, ST… or with any
+    deviation the reader would only warn about is refused here.
     """
     if encoding not in ("hex", "base64"):
         raise OcmfFormatError(f"SE: unknown signature encoding {encoding!r} (allowed: hex, base64)")
     spec = algorithm_for(algorithm)
     text = payload_json(payload)
-    parse_payload(text)
+    parse_payload(text, strict=True)
     der = ecdsa_sign(spec, private_key, text)
     data = der.hex().upper() if encoding == "hex" else base64.b64encode(der).decode("ascii")
     signature = json.dumps({"SA": algorithm, "SE": encoding, "SD": data}, separators=(",", ":"))
