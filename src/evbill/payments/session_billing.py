@@ -35,6 +35,7 @@ from evbill.payments.model import (
 from evbill.payments.provider import PaymentError
 from evbill.payments.service import PaymentService
 from evbill.payments.session_settle import SessionSettler, set_status
+from evbill.payments.settlement_failures import SettlementFailures
 from evbill.payments.station_settlement import StationSettlements
 from evbill.payments.tables import (
     PaymentAuthorizationRow,
@@ -60,6 +61,7 @@ _OPEN = {SessionState.PENDING.value, SessionState.CHARGING.value,
          SessionState.SUSPENDED.value, SessionState.PARKED.value}
 _MODES = ("adhoc", "wallet", "postpaid")
 _UNPAID_CACHE = 10_000
+_SETTLE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class SessionBilling:
         self.settlements = StationSettlements(db, payments.ctx.ledger, self.charges,
                                               clock=self.clock)
         self.settler = SessionSettler(db, payments, self.charges, self.clock)
+        self.failures = SettlementFailures(db, self.clock)
         #: Transactions seen started without a payment: their meter values skip the look-ups.
         self._unpaid: dict[tuple[str, str], None] = {}
         self._unpaid_lock = threading.Lock()
@@ -207,7 +210,10 @@ class SessionBilling:
         if session.state in _OPEN and payment.mode == "adhoc":
             self._watch_cost(session, payment)
         elif session.state == SessionState.RATED.value and cdr is not None:
-            self._settle(payment, cdr)
+            # Isolated: a failure is recorded and retried by the sweep with back-off (then
+            # dead-lettered), never raised into the gateway's handling of the message.
+            self.failures.run(payment.reference, "session", session.station_id,
+                              lambda: self._settle(payment, cdr))
 
     def _remember_unpaid(self, key: tuple[str, str]) -> None:
         with self._unpaid_lock:  # the gateway calls hooks from several threads
@@ -354,6 +360,9 @@ class SessionBilling:
                 self.payments.void(reference, actor="sweep", reason="session never started")
             except (PaymentStateError, HoldNotFound) as exc:
                 log.info("payments.sweep_skip reference=%s reason=%s", reference, exc)
+            except PaymentError as exc:  # the provider failed: try again at the next sweep
+                log.warning("payments.sweep_void_failed reference=%s error=%s", reference, exc)
+                continue
             self._set_status(reference, "released")
         stale = self.payments.sweep_holds(now)
         for reference in stale:
@@ -361,22 +370,26 @@ class SessionBilling:
         return SweepReport(tuple(unclaimed), tuple(stale), tuple(self.settle_due()))
 
     def settle_due(self) -> list[str]:
-        """Charge every rated session whose payment a failed hook call left open."""
+        """Charge every rated session whose payment a failed hook call left open; each in
+        isolation, skipping those waiting for their back-off or dead-lettered."""
+        now = self.clock()
         with self.db.read_sessions() as r:
-            due = list(r.execute(select(SessionRow.station_id, SessionRow.transaction_id)
-                                 .join(SessionPaymentRow,
-                                       SessionPaymentRow.session_id == SessionRow.id)
-                                 .where(SessionRow.state == SessionState.RATED.value,
-                                        SessionPaymentRow.status == "claimed")))
+            due = list(r.execute(
+                select(SessionRow.station_id, SessionRow.transaction_id,
+                       SessionPaymentRow.reference)
+                .join(SessionPaymentRow, SessionPaymentRow.session_id == SessionRow.id)
+                .where(SessionRow.state == SessionState.RATED.value,
+                       SessionPaymentRow.status == "claimed",
+                       ~self.failures.blocked(SessionPaymentRow.reference, now))
+                .order_by(SessionPaymentRow.created_at).limit(_SETTLE_BATCH)))
         done = []
-        for station_id, transaction_id in due:
-            try:
-                self.after_event(station_id, transaction_id or "")
-            except PaymentError as exc:
-                log.warning("payments.settle_failed station_id=%s transaction_id=%s error=%s",
-                            station_id, transaction_id, exc)
-                continue
-            done.append(f"{station_id}/{transaction_id}")
+        for station_id, transaction_id, reference in due:
+            self.after_event(station_id, transaction_id or "")
+            with self.db.read_sessions() as r:
+                status = r.scalar(select(SessionPaymentRow.status)
+                                  .where(SessionPaymentRow.reference == reference))
+            if status != "claimed":
+                done.append(f"{station_id}/{transaction_id}")
         return done
 
     # --- OCPP 2.1 payment at the station's terminal ---------------------------------------

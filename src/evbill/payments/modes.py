@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evbill.api.context import ApiContext
-from evbill.api.problems import PaymentRequired
+from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletBelowMinimum
+from evbill.payments.refusals import PaymentRefused
 from evbill.payments.tables import PaymentTokenBindingRow, PaymentWalletRow
 from evbill.store.tables import IdTokenRow
 
@@ -63,7 +63,7 @@ def token_payment(s: Session, id_token: str) -> TokenPayment | None:
     return TokenPayment(account_mode(s, account), account, bound=False)
 
 
-def admit_start(ctx: ApiContext, id_token: str, station_id: str) -> None:
+def admit_start(ctx: PaymentsApp, id_token: str, station_id: str) -> None:
     """The start rule of the session billing hooks, before anything is sent to the station:
     a wallet payer needs the station's wallet minimum; postpaid and ad hoc tokens pass (the
     gateway places an ad hoc token's hold when the station asks)."""
@@ -76,13 +76,13 @@ def admit_start(ctx: ApiContext, id_token: str, station_id: str) -> None:
     except WalletBelowMinimum:
         balance = ctx.payments.wallet_balance(payment.account)
         minimum = ctx.payments.ctx.settings.wallet_minimum_for(station_id)
-        log.info("api.start_refused station_id=%s account=%s reason=wallet_minimum",
+        log.info("payments.start_refused station_id=%s account=%s reason=wallet_minimum",
                  station_id, payment.account)
-        raise PaymentRequired(f"wallet: balance {balance} below the minimum {minimum} to "
+        raise PaymentRefused(f"wallet: balance {balance} below the minimum {minimum} to "
                               "start; top up first") from None
 
 
-def bind_wallet_cards(ctx: ApiContext, account: str) -> int:
+def bind_wallet_cards(ctx: PaymentsApp, account: str) -> int:
     """Bind the account's unbound cards in `wallet` mode if it pays by wallet, so the gateway
     applies the wallet minimum to them too. Returns how many were bound; idempotent."""
     with ctx.db.read_sessions() as s:
@@ -102,5 +102,5 @@ def bind_wallet_cards(ctx: ApiContext, account: str) -> int:
         except IntegrityError:
             continue  # bound meanwhile (another process, or an operator's binding): theirs
     if done:
-        log.info("api.cards_bound account=%s mode=wallet count=%d", account, done)
+        log.info("payments.cards_bound account=%s mode=wallet count=%d", account, done)
     return done
