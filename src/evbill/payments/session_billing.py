@@ -209,7 +209,8 @@ class SessionBilling:
             return
         if session.state in _OPEN and payment.mode == "adhoc":
             self._watch_cost(session, payment)
-        elif session.state == SessionState.RATED.value and cdr is not None:
+        elif (session.state == SessionState.RATED.value and cdr is not None
+              and not self.failures.waiting(payment.reference)):
             # Isolated: a failure is recorded and retried by the sweep with back-off (then
             # dead-lettered), never raised into the gateway's handling of the message.
             self.failures.run(payment.reference, "session", session.station_id,

@@ -55,6 +55,11 @@ class SettlementFailures:
                 and_(SettlementFailureRow.status == RETRYING,
                      SettlementFailureRow.next_attempt_at > now)))
 
+    def waiting(self, reference: str) -> bool:
+        """The item is dead or its back-off has not passed: leave it alone for now."""
+        with self.db.read_sessions() as s:
+            return bool(s.scalar(select(self.blocked(reference, self.clock()))))
+
     def retry_due(self, reference: Any, now: datetime) -> Any:
         """SQL: the item under `reference` failed before and its next try is due (a step
         after the charge, such as the receipt, may be what failed)."""

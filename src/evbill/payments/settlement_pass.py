@@ -86,7 +86,7 @@ def _settle_adhoc(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]:
     with ctx.db.read_sessions() as s:
         due = list(s.execute(
             select(AdhocPaymentRow.id, SessionPaymentRow.status, PaymentAuthorizationRow.status,
-                   captured)
+                   captured, AdhocPaymentRow.station_id)
             .outerjoin(SessionPaymentRow, SessionPaymentRow.reference == AdhocPaymentRow.id)
             .outerjoin(PaymentAuthorizationRow,
                        PaymentAuthorizationRow.reference == AdhocPaymentRow.id)
@@ -96,12 +96,12 @@ def _settle_adhoc(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]:
                    ~failures.blocked(AdhocPaymentRow.id, ctx.clock()))
             .order_by(AdhocPaymentRow.created_at).limit(_BATCH)))  # fmt: skip
     done = []
-    for payment_id, payment_status, hold_status, was_captured in due:
+    for payment_id, payment_status, hold_status, was_captured, station_id in due:
         outcome = adhoc_outcome(payment_status, hold_status, bool(was_captured))
         if outcome is None:
             continue
         recorded: list[str] = []
-        failures.run(payment_id, "adhoc", None,
+        failures.run(payment_id, "adhoc", station_id,
                      partial(_record_adhoc, ctx, payment_id, outcome, recorded))
         if recorded:
             log.info("settle.adhoc payment_id=%s status=%s", payment_id, outcome)
