@@ -9,8 +9,13 @@ from evbill.money import Money
 from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletTopupDeclined
 from evbill.payments.modes import bind_wallet_cards
-from evbill.payments.provider import PaymentError, PaymentMethod, PaymentMethodNotFound
-from evbill.payments.refusals import Invalid, NotFoundHere, PaymentRefused
+from evbill.payments.provider import (
+    PaymentError,
+    PaymentMethod,
+    PaymentMethodNotFound,
+    PaymentMethodTaken,
+)
+from evbill.payments.refusals import Invalid, NotFoundHere, PaymentRefused, StateConflict
 
 __all__ = ["WalletService"]
 
@@ -31,6 +36,9 @@ class WalletService:
             return self._ctx.payments.add_payment_method(account, token)
         except PaymentMethodNotFound:
             raise Invalid("token: the provider does not know this payment method") from None
+        except PaymentMethodTaken:
+            raise StateConflict("token: this payment method belongs to another customer; "
+                                "add your own card") from None
 
     def method(self, account: str, token: str) -> PaymentMethod:
         for method in self.methods(account):
