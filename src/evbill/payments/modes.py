@@ -18,10 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from evbill.payments.account_modes import token_account
 from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletBelowMinimum
 from evbill.payments.refusals import PaymentRefused
-from evbill.payments.tables import PaymentTokenBindingRow, PaymentWalletRow
+from evbill.payments.tables import (
+    PaymentAccountModeRow,
+    PaymentTokenBindingRow,
+    PaymentWalletRow,
+)
 from evbill.store.tables import IdTokenRow
 
 __all__ = ["DRIVER_PREFIX", "POSTPAID", "WALLET", "TokenPayment", "account_mode",
@@ -41,7 +46,12 @@ class TokenPayment:
 
 
 def account_mode(s: Session, account: str) -> str:
-    """`wallet` or `postpaid` for a driver account (see the module docstring)."""
+    """`wallet` or `postpaid` for a driver account (see the module docstring); a mode the
+    operator set for the account (`account_modes`) comes first."""
+    chosen = s.scalar(select(PaymentAccountModeRow.mode)
+                      .where(PaymentAccountModeRow.account == account))
+    if chosen is not None:
+        return chosen
     bound = set(s.scalars(select(PaymentTokenBindingRow.mode)
                           .where(PaymentTokenBindingRow.account == account)))
     if POSTPAID in bound:
@@ -57,7 +67,7 @@ def token_payment(s: Session, id_token: str) -> TokenPayment | None:
     binding = s.get(PaymentTokenBindingRow, id_token)
     if binding is not None:
         return TokenPayment(binding.mode, binding.account, bound=True)
-    account = s.scalar(select(IdTokenRow.account).where(IdTokenRow.value == id_token))
+    account = token_account(s, id_token)
     if account is None or not account.startswith(DRIVER_PREFIX):
         return None
     return TokenPayment(account_mode(s, account), account, bound=False)

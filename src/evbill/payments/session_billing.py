@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
+from evbill.payments.account_modes import account_binding
 from evbill.payments.charges import ChargeSource, running_cost
 from evbill.payments.context import log
 from evbill.payments.model import (
@@ -120,10 +121,19 @@ class SessionBilling:
         log.info("payments.token_bound mode=%s account=%s", mode, account)
 
     def _binding(self, id_token: str | None) -> PaymentTokenBindingRow | None:
+        """The token's own binding (an ad hoc card, a driver's wallet card)."""
         if not id_token:
             return None
         with self.db.read_sessions() as r:
             return r.get(PaymentTokenBindingRow, id_token)
+
+    def _account_binding(self, id_token: str | None) -> PaymentTokenBindingRow | None:
+        """No binding of its own: its account's mode or the network default, as the operator
+        chose (`account_modes`); an unsaved row."""
+        if not id_token:
+            return None
+        with self.db.read_sessions() as r:
+            return account_binding(r, id_token, self.clock())
 
     # --- hooks: may this token start? ----------------------------------------------------
     def check_authorize(self, cmd: Authorize, result: AuthorizationResult) -> AuthorizationResult:
@@ -136,7 +146,7 @@ class SessionBilling:
 
     def _admit(self, station_id: str, id_token: str, at: datetime,
                result: AuthorizationResult) -> AuthorizationResult:
-        binding = self._binding(id_token)
+        binding = self._binding(id_token) or self._account_binding(id_token)
         if binding is None or binding.mode == "postpaid":
             return result
         if binding.mode == "wallet":
@@ -232,7 +242,12 @@ class SessionBilling:
             return None
         binding = self._binding(session.id_token)
         if binding is None:
-            return self._adopt(session)
+            adopted = self._adopt(session)
+            if adopted is not None:
+                return adopted
+            binding = self._account_binding(session.id_token)
+            if binding is None:
+                return None
         return self._claim(session, binding)
 
     def _adopt(self, session: SessionRow) -> SessionPaymentRow | None:
