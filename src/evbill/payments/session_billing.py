@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
-from evbill.payments.account_modes import account_binding
+from evbill.payments.account_modes import account_binding, token_account
 from evbill.payments.charges import ChargeSource, running_cost
 from evbill.payments.context import log
 from evbill.payments.model import (
@@ -53,7 +53,7 @@ from evbill.sessions.hooks import SettlementRecorded, StationSettlement
 from evbill.sessions.state import SessionState
 from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
-from evbill.store.tables import CdrRow, IdTokenRow, SessionRow
+from evbill.store.tables import CdrRow, SessionRow
 from evbill.store.uow import UnitOfWork
 
 __all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
@@ -258,8 +258,7 @@ class SessionBilling:
         if not session.id_token:
             return None
         with self.db.read_sessions() as r:
-            account = r.scalar(select(IdTokenRow.account)
-                               .where(IdTokenRow.value == session.id_token))
+            account = token_account(r, session.id_token)
             if not account:
                 return None
             claimed = select(SessionPaymentRow.reference).where(
