@@ -44,6 +44,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/operator/tariffs/preview"): "admin finance",
     ("GET", "/api/v1/operator/payments"): "admin finance",
     ("GET", "/api/v1/operator/payments/failed"): "admin finance",
+    ("GET", "/api/v1/operator/settlement/failures"): "admin finance",
+    ("POST", "/api/v1/operator/settlement/failures/{reference}/retry"): "admin",
     ("POST", "/api/v1/operator/payments/{reference}/refunds"): "admin",
     ("POST", "/api/v1/operator/dunning/{dunning_id}/retry"): "admin",
     ("POST", "/api/v1/operator/dunning/{dunning_id}/write-off"): "admin",

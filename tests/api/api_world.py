@@ -12,21 +12,21 @@ from sqlalchemy import select
 
 from evbill.accounts.stations import StationRegistry
 from evbill.accounts.tokens import TokenRegistry
-from evbill.api.adhoc import AdhocService
 from evbill.api.auth import Role, issue_token
+from evbill.api.commands import adhoc_service
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
-from evbill.api.settlement import settle_due
 from evbill.api.tables import TariffOwnerRow, UserRow
 from evbill.api.users import UserService
-from evbill.api.wallet import WalletService
 from evbill.config import Settings
 from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
 from evbill.payments.providers.sandbox_faults import FaultKind
 from evbill.payments.providers.sandbox_vault import CARD_SUCCESS
 from evbill.payments.session_billing import SessionBilling
+from evbill.payments.settlement_pass import settle_due
 from evbill.payments.tables import PaymentDunningRow
+from evbill.payments.wallet_topup import WalletService
 from evbill.sessions.commands import (
     IdToken,
     IdTokenType,
@@ -178,7 +178,7 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
                                                  card.token).token
     wallet.top_up(world.users["driver"].token_account, Money.of("20.00", "EUR"),
                   world.methods["driver"], "world")  # driver pays from the wallet
-    adhoc = AdhocService(ctx)
+    adhoc = adhoc_service(ctx)
     for label, station in (("b", "B-1"), ("a", "A-1")):
         card = ctx.provider.tokenize(CARD_SUCCESS, 12, 2030, "123")  # type: ignore[attr-defined]
         row, key = adhoc.pay(station, 1, card.token)

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from evbill.api.app import api_routes
 from evbill.api.auth import Allow, Public, csrf_token, new_cookie
 from evbill.api.context import ApiContext
+from evbill.payments.settlement_failures import SettlementFailures
 from evbill.portal.csrf import CSRF_COOKIE
 
 #: (label, role tenant): who calls. "apikey" is an operator_admin API key of op-a.
@@ -203,6 +204,9 @@ def test_every_route_enforces_roles_and_tenants(client: TestClient, ctx: ApiCont
     listed = {r.path for r in routes}
     assert set(client.get("/openapi.json").json()["paths"]) <= listed
     body_map = bodies(world)
+    # Tenant A's failed settlement, for the routes that list and requeue them.
+    SettlementFailures(ctx.db, ctx.clock).record(world.cdrs["driver_done"], "driver", "A-1",
+                                                 RuntimeError("a failed settlement"))
     problems: list[str] = []
     # Deletions last, so they do not remove what other routes are checked against.
     ordered = sorted(((m, r) for r in routes for m in sorted(r.methods)),

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from evbill.api.context import ApiContext
-from evbill.api.settlement import settle_due
 from evbill.payments.providers.sandbox_vault import CARD_3DS_REQUIRED, CARD_DECLINED
+from evbill.payments.settlement_pass import settle_due
 from evbill.payments.tables import PaymentChargeRow
 from evbill.sessions.commands import IdToken, IdTokenType, StartSession, StopSession
 from evbill.store.outbox import StationCommandOutbox

@@ -10,8 +10,8 @@ from api_world import World, bearer
 from fastapi.testclient import TestClient
 
 from evbill.api.context import ApiContext
-from evbill.api.settlement import adhoc_outcome, settle_due
-from evbill.api.tables import AdhocPaymentRow
+from evbill.payments.settlement_pass import adhoc_outcome, settle_due
+from evbill.payments.tables import AdhocPaymentRow
 
 
 def _captures(ctx: ApiContext, payment_id: str) -> list[tuple[str, str]]:

@@ -10,17 +10,16 @@ import pytest
 from payments_world import CAR, NO_INCREMENTS, SMALL_HOLD, VISA, PaidWorld
 from sqlalchemy import select
 
-from evbill.api.adhoc import AdhocService
 from evbill.api.app import create_app
+from evbill.api.commands import adhoc_service
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
-from evbill.api.settlement import settle_due
-from evbill.api.tables import AdhocPaymentRow
 from evbill.config import Settings
 from evbill.invoicing.service import InvoicingService
 from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
-from evbill.payments.tables import SessionPaymentRow
+from evbill.payments.settlement_pass import settle_due
+from evbill.payments.tables import AdhocPaymentRow, SessionPaymentRow
 from evbill.sim.charging import SessionOutcome, SessionPlan, SessionRunner
 
 TWO_HOURS_GROSS = Money.of("7.85", "EUR")
@@ -40,7 +39,7 @@ async def _pay_and_charge(paid: PaidWorld, ctx: ApiContext, card: str,
     station = await paid.world.station("E2E-1", "2.0.1")
     runner = SessionRunner(station, lambda: CAR, defaults=plan)
     token = paid.sandbox.tokenize(card, 12, 2030, "123").token
-    row, _key = AdhocService(ctx).pay("E2E-1", 1, token)
+    row, _key = adhoc_service(ctx).pay("E2E-1", 1, token)
     assert row.status == "starting"  # the API's hold stands and the remote start is queued
     async with asyncio.timeout(60):  # the gateway delivers the remote start, the car charges
         while not runner.outcomes:

@@ -297,9 +297,15 @@ async def test_a_failed_hook_is_settled_by_the_sweep(
     assert [s.state for s in paid.world.sessions("E2E-2")] == ["rated"]  # answered, stored
     assert paid.charges() == []  # the hook failed after the commit
 
+    failed = paid.billing.failures.listing()
+    assert [(f.kind, f.attempts, f.status) for f in failed] == [("session", 1, "retrying")]
+    assert "invoicing briefly unavailable" in failed[0].last_error
+    assert (await asyncio.to_thread(paid.billing.sweep)).settled == ()  # backing off (10 s)
+    paid.clock.now += timedelta(seconds=10)
     report = await asyncio.to_thread(paid.billing.sweep)
     assert report.settled == (f"E2E-2/{outcome.transaction_id}",)
     assert paid.balance("asset:receivable:fleet-acme") == Decimal("7.85")
+    assert paid.billing.failures.listing() == []  # resolved
     assert (await asyncio.to_thread(paid.billing.sweep)).settled == ()  # once
     paid.assert_books()
 

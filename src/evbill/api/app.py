@@ -33,12 +33,12 @@ from evbill.api.routers import (
     tariffs,
 )
 from evbill.api.settings import ApiSettings, resolve_secrets
-from evbill.api.settlement import run_settler
 from evbill.config import Settings
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.payments.config import PaymentProviderSettings, ProviderNotConfigured
 from evbill.payments.model import PaymentSettings
 from evbill.payments.providers.sandbox import SandboxProvider
+from evbill.payments.settlement_pass import run_settler
 from evbill.store.database import Database
 
 __all__ = ["api_routes", "configured_provider", "create_app", "mount"]

@@ -11,14 +11,15 @@ from sqlalchemy import select
 from evbill.api.auth import Principal
 from evbill.api.context import ApiContext
 from evbill.api.live import OPEN_STATES
-from evbill.api.payment_mode import admit_start
 from evbill.api.problems import BadRequest, Conflict, NotFound
 from evbill.ocpp.outbox import REMOTE_START, REMOTE_STOP, remote_start_payload, remote_stop_payload
+from evbill.payments.adhoc import AdhocService
+from evbill.payments.modes import admit_start
 from evbill.sessions.commands import IdToken, IdTokenType
 from evbill.store.outbox import StationCommand
 from evbill.store.tables import EvseRow, IdTokenRow, SessionRow
 
-__all__ = ["driver_card", "start_charging", "stop_charging"]
+__all__ = ["adhoc_service", "driver_card", "start_charging", "stop_charging"]
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +65,9 @@ def stop_charging(ctx: ApiContext, row: SessionRow) -> StationCommand:
     log.info("api.remote_stop station_id=%s session_id=%d command_id=%s", row.station_id,
              row.id, cmd.id)  # fmt: skip
     return cmd
+
+
+def adhoc_service(ctx: ApiContext) -> AdhocService:
+    """The ad hoc payment flow, starting charges through this app's command outbox."""
+    return AdhocService(ctx, lambda station_id, evse_id, token: start_charging(
+        ctx, station_id, evse_id, token).id)

@@ -15,6 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from evbill.payments.refusals import (
+    Invalid,
+    NotFoundHere,
+    PaymentRefused,
+    Refusal,
+    StateConflict,
+)
+
 __all__ = [
     "PROBLEM_JSON",
     "BadRequest",
@@ -27,6 +35,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "install_problem_handlers",
+    "problem_of",
     "problem_response",
 ]
 
@@ -147,8 +156,25 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
                             "server: an unexpected error was logged", "internal")  # fmt: skip
 
 
+def problem_of(refusal: Refusal) -> Problem:
+    """The HTTP problem for a payment-domain refusal (the domain knows no status codes)."""
+    kinds: tuple[tuple[type[Refusal], type[Problem]], ...] = (
+        (Invalid, BadRequest), (PaymentRefused, PaymentRequired), (NotFoundHere, NotFound),
+        (StateConflict, Conflict))
+    for domain, problem in kinds:
+        if isinstance(refusal, domain):
+            return problem(refusal.detail)
+    return BadRequest(refusal.detail)
+
+
+async def _on_refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return await _on_problem(request, problem_of(exc))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(Refusal, _on_refusal)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

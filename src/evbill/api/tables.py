@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from evbill.payments.tables import AdhocPaymentRow  # its home now; kept importable here
 from evbill.store.tables import Base, IdTokenRow, SessionRow
 
 __all__ = [
@@ -51,24 +52,6 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-
-
-class AdhocPaymentRow(Base):
-    """The link between an ad hoc payer, their EVSE and the payment service's hold (whose
-    reference is this row's id)."""
-
-    __tablename__ = "api_adhoc_payments"
-    __table_args__ = (Index("ix_api_adhoc_payments_station", "station_id", "created_at"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    access_hash: Mapped[str] = mapped_column(String(64))
-    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
-    evse_id: Mapped[int]
-    status: Mapped[str] = mapped_column(String(24))  # pending | starting | settled | failed
-    id_token: Mapped[str] = mapped_column(String(64), unique=True)
-    command_id: Mapped[str | None] = mapped_column(String(36))
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
 
 
 class TariffOwnerRow(Base):

@@ -1,11 +1,12 @@
-"""`evbill payments dunning | retry | write-off | sweep | trail`: the operator's payment desk."""
+"""`evbill payments dunning | retry | write-off | sweep | trail | failed | requeue`: the
+operator's payment desk."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -21,9 +22,13 @@ from evbill.payments.service import PaymentService
 from evbill.payments.session_billing import SessionBilling
 from evbill.store import Database, SchemaError
 
+if TYPE_CHECKING:
+    from evbill.payments.settlement_failures import SettlementFailures
+
 payments_app = typer.Typer(
     name="payments",
-    help="Payments: the dunning queue, retries and write-offs, the stale-hold sweep, trails.",
+    help="Payments: the dunning queue, retries and write-offs, the stale-hold sweep, trails, "
+         "failed settlements.",
     no_args_is_help=True,
 )
 app.add_typer(payments_app, name="payments")
@@ -117,3 +122,53 @@ def trail(
         rows = service.audit_trail(reference)
     typer.echo(json.dumps([{"at": at.isoformat(), "action": action, "actor": actor,
                             "detail": detail} for at, action, actor, detail in rows], indent=2))
+
+
+@payments_app.command("failed")
+def failed(
+    database: DatabaseOption = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """List sessions whose settlement failed: retrying with back-off, or dead (given up,
+    waiting for the operator), with the last error. Other sessions settle regardless."""
+    from evbill.payments.settlement_failures import DEAD, RESOLVED, RETRYING
+
+    statuses = (RETRYING, DEAD, RESOLVED) if include_resolved else (RETRYING, DEAD)
+    with _service(database) as service:
+        rows = _failures(service).listing(statuses)
+    if as_json:
+        typer.echo(json.dumps([{
+            "reference": r.reference, "kind": r.kind, "station_id": r.station_id,
+            "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
+            "last_failed_at": r.last_failed_at.isoformat(),
+            "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+        } for r in rows], indent=2))
+        return
+    table = Table(title="failed settlements", box=box.SIMPLE_HEAVY)
+    for column in ("reference", "kind", "station", "status", "attempts", "next try", "error"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r.reference, r.kind, r.station_id or "", r.status, str(r.attempts),
+                      r.next_attempt_at.isoformat() if r.next_attempt_at else "", r.last_error)
+    console.print(table)
+    if not rows:
+        console.print("no failed settlements")
+
+
+@payments_app.command("requeue")
+def requeue(
+    reference: Annotated[str, typer.Argument(help="The failed item's reference.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Settle a failed (or dead) session again at the next pass, once its cause is fixed."""
+    with _service(database) as service:
+        if not _failures(service).requeue(reference):
+            raise fail(f"reference: no failed settlement {reference!r}", code=1)
+    typer.echo("retrying")
+
+
+def _failures(service: PaymentService) -> SettlementFailures:
+    from evbill.payments.settlement_failures import SettlementFailures
+
+    return SettlementFailures(service.ctx.db, service.ctx.clock)

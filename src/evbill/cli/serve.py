@@ -17,10 +17,11 @@ from evbill.clock import utc_now
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
 from evbill.payments.config import PaymentProviderSettings
+from evbill.payments.provider import PaymentProvider
 from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.payments.retry import RetryingProvider, RetryPolicy
 from evbill.payments.session_billing import SessionBilling
-from evbill.payments.wiring import build_billing, run_sweeper
+from evbill.payments.wiring import run_sweeper
 from evbill.sessions.retention import run_dedup_pruner
 from evbill.sessions.service import SessionService
 from evbill.store.database import Database
@@ -30,6 +31,22 @@ log = logging.getLogger("evbill.serve")
 
 #: How often the payment sweep runs (unclaimed and stale holds, sessions left unsettled).
 SWEEP_INTERVAL_S = 60.0
+
+
+def _wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilling:
+    """The session billing hooks on `provider` (or the configured one), with receipts and
+    credit notes issued the moment a payment or refund is booked."""
+    from evbill.invoicing.auto import DocumentIssuer
+    from evbill.invoicing.service import InvoicingService
+    from evbill.ledger.service import LedgerService
+    from evbill.ledger.store import sql_unit_of_work
+    from evbill.payments.config import build_provider
+    from evbill.payments.service import PaymentService
+
+    issuer = DocumentIssuer(InvoicingService(db), utc_now)
+    payments = PaymentService(db, provider or build_provider(),
+                              LedgerService(sql_unit_of_work(db)), listeners=[issuer])
+    return SessionBilling(db, payments)
 
 
 async def _serve(settings: Settings, service: SessionService, db: Database,
@@ -94,7 +111,7 @@ def serve(
         sandbox = _shared_sandbox()
         retrying = None if sandbox is None else RetryingProvider(
             sandbox, RetryPolicy(max_attempts=PaymentProviderSettings().payment_max_attempts))
-        billing = build_billing(db, retrying)  # payments wired into the session lifecycle
+        billing = _wire_billing(db, retrying)  # payments wired into the session lifecycle
         service = SessionService(db, settings, hooks=billing)
         asyncio.run(_serve(settings, service, db, billing, sandbox, api))
     finally:

@@ -55,7 +55,8 @@ def _txn(meta: Meta, kind: TransactionKind, entries: Sequence[Entry]) -> Transac
 
 
 def _sale_credits(operator: str, net: Money, vat: Sequence[VatLine]) -> list[Entry]:
-    lines = [Entry.credit(acc.revenue(operator), net)]
+    # A sub-cent net can round to zero while VAT does not: no zero entry is ever written.
+    lines = [] if net.is_zero() else [Entry.credit(acc.revenue(operator), net)]
     lines += [Entry.credit(acc.vat_payable(v.country, v.rate), v.amount) for v in vat
               if not v.amount.is_zero()]
     return lines

@@ -34,6 +34,7 @@ __all__ = [
     "PaymentMethod",
     "PaymentMethodKind",
     "PaymentMethodNotFound",
+    "PaymentMethodTaken",
     "PaymentProvider",
     "ProviderError",
     "ProviderTimeout",
@@ -227,6 +228,10 @@ class PaymentMethodNotFound(InvalidPaymentRequest):
     pass
 
 
+class PaymentMethodTaken(InvalidPaymentRequest):
+    """The payment method belongs to another customer at the provider: it is never moved."""
+
+
 class IdempotencyConflict(InvalidPaymentRequest):
     """An idempotency key was reused with different parameters."""
 
@@ -314,6 +319,12 @@ class PaymentProvider(Protocol):
 
 @runtime_checkable
 class TokenVault(Protocol):
-    """Payment method look-up: token → brand, last4, expiry (what evbill may keep)."""
+    """Payment method look-up: token → brand, last4, expiry (what evbill may keep), and who
+owns it at the provider (a method belongs to the customer who first attached it)."""
 
     def describe(self, token: str) -> PaymentMethod: ...
+
+    def claim(self, token: str, customer: str) -> PaymentMethod:
+        """Attach the method to `customer` at the provider, or confirm it is theirs already;
+        raises `PaymentMethodTaken` when another customer owns it."""
+        ...

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from evbill.clock import utc_now
 from evbill.ledger.service import LedgerService
@@ -31,6 +32,7 @@ from evbill.payments.provider import (
     InvalidPaymentRequest,
     PaymentMethod,
     PaymentMethodKind,
+    PaymentMethodTaken,
     PaymentProvider,
     TokenVault,
 )
@@ -81,17 +83,31 @@ class PaymentService:
                 f"provider: {self.ctx.provider.name} tokenizes cards client-side; "
                 "register the resulting token with add_payment_method")
         method: PaymentMethod = tokenize(card_number, exp_month, exp_year, cvc)
-        self._store_method(account, method)
-        return method
+        return self.add_payment_method(account, method.token)
 
     def add_payment_method(self, account: str, token: str) -> PaymentMethod:
-        """Register a token the provider issued (Stripe.js, Apple/Google Pay)."""
+        """Register a token the provider issued (Stripe.js, Apple/Google Pay) for `account`.
+
+        A method belongs to the customer who attached it first: the provider confirms the
+        owner (`TokenVault.claim`, the account being the provider-side customer), and evbill's
+        own record is never moved to another account. Adding one's own method again is a
+        no-op; another's raises `PaymentMethodTaken`."""
         vault = _unwrap(self.ctx.provider)
         if not isinstance(vault, TokenVault):
             raise PaymentStateError(f"provider: {self.ctx.provider.name} has no vault look-up")
-        method = vault.describe(token)
+        self._check_not_anothers(account, token)
+        method = vault.claim(token, account)
         self._store_method(account, method)
         return method
+
+    def _check_not_anothers(self, account: str, token: str) -> None:
+        with self.ctx.read() as r:
+            owner = r.scalar(select(PaymentMethodRow.account)
+                             .where(PaymentMethodRow.token == token))
+        if owner is not None and owner != account:
+            log.warning("payments.method_takeover_refused account=%s", account)
+            raise PaymentMethodTaken(
+                "payment_method_token: this payment method belongs to another customer")
 
     def payment_methods(self, account: str) -> list[PaymentMethod]:
         with self.ctx.read() as r:
@@ -114,13 +130,27 @@ class PaymentService:
         return True
 
     def _store_method(self, account: str, method: PaymentMethod) -> None:
+        """Insert, never merge: a row of another account is never overwritten (two accounts
+        racing for one token: the second insert fails and is refused)."""
         with self.ctx.session() as s:
-            s.merge(PaymentMethodRow(
+            existing = s.get(PaymentMethodRow, method.token)
+            if existing is not None:
+                if existing.account != account:
+                    raise PaymentMethodTaken(
+                        "payment_method_token: this payment method belongs to another customer")
+                return  # already saved for this account
+            s.add(PaymentMethodRow(
                 token=method.token, provider=self.ctx.provider.name, account=account,
                 kind=method.kind.value, brand=method.brand, last4=method.last4,
                 exp_month=method.exp_month, exp_year=method.exp_year,
                 created_at=self.ctx.clock()))
-            s.commit()
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                raise PaymentMethodTaken(
+                    "payment_method_token: this payment method belongs to another customer"
+                ) from None
         log.info("payments.method_added account=%s brand=%s last4=%s", account, method.brand,
                  method.last4)
 

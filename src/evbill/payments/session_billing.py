@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
+from evbill.payments.account_modes import account_binding, token_account
 from evbill.payments.charges import ChargeSource, running_cost
 from evbill.payments.context import log
 from evbill.payments.model import (
@@ -35,6 +36,7 @@ from evbill.payments.model import (
 from evbill.payments.provider import PaymentError
 from evbill.payments.service import PaymentService
 from evbill.payments.session_settle import SessionSettler, set_status
+from evbill.payments.settlement_failures import SettlementFailures
 from evbill.payments.station_settlement import StationSettlements
 from evbill.payments.tables import (
     PaymentAuthorizationRow,
@@ -51,7 +53,7 @@ from evbill.sessions.hooks import SettlementRecorded, StationSettlement
 from evbill.sessions.state import SessionState
 from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
-from evbill.store.tables import CdrRow, IdTokenRow, SessionRow
+from evbill.store.tables import CdrRow, SessionRow
 from evbill.store.uow import UnitOfWork
 
 __all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
@@ -60,6 +62,7 @@ _OPEN = {SessionState.PENDING.value, SessionState.CHARGING.value,
          SessionState.SUSPENDED.value, SessionState.PARKED.value}
 _MODES = ("adhoc", "wallet", "postpaid")
 _UNPAID_CACHE = 10_000
+_SETTLE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class SessionBilling:
         self.settlements = StationSettlements(db, payments.ctx.ledger, self.charges,
                                               clock=self.clock)
         self.settler = SessionSettler(db, payments, self.charges, self.clock)
+        self.failures = SettlementFailures(db, self.clock)
         #: Transactions seen started without a payment: their meter values skip the look-ups.
         self._unpaid: dict[tuple[str, str], None] = {}
         self._unpaid_lock = threading.Lock()
@@ -117,10 +121,19 @@ class SessionBilling:
         log.info("payments.token_bound mode=%s account=%s", mode, account)
 
     def _binding(self, id_token: str | None) -> PaymentTokenBindingRow | None:
+        """The token's own binding (an ad hoc card, a driver's wallet card)."""
         if not id_token:
             return None
         with self.db.read_sessions() as r:
             return r.get(PaymentTokenBindingRow, id_token)
+
+    def _account_binding(self, id_token: str | None) -> PaymentTokenBindingRow | None:
+        """No binding of its own: its account's mode or the network default, as the operator
+        chose (`account_modes`); an unsaved row."""
+        if not id_token:
+            return None
+        with self.db.read_sessions() as r:
+            return account_binding(r, id_token, self.clock())
 
     # --- hooks: may this token start? ----------------------------------------------------
     def check_authorize(self, cmd: Authorize, result: AuthorizationResult) -> AuthorizationResult:
@@ -133,7 +146,7 @@ class SessionBilling:
 
     def _admit(self, station_id: str, id_token: str, at: datetime,
                result: AuthorizationResult) -> AuthorizationResult:
-        binding = self._binding(id_token)
+        binding = self._binding(id_token) or self._account_binding(id_token)
         if binding is None or binding.mode == "postpaid":
             return result
         if binding.mode == "wallet":
@@ -206,8 +219,12 @@ class SessionBilling:
             return
         if session.state in _OPEN and payment.mode == "adhoc":
             self._watch_cost(session, payment)
-        elif session.state == SessionState.RATED.value and cdr is not None:
-            self._settle(payment, cdr)
+        elif (session.state == SessionState.RATED.value and cdr is not None
+              and not self.failures.waiting(payment.reference)):
+            # Isolated: a failure is recorded and retried by the sweep with back-off (then
+            # dead-lettered), never raised into the gateway's handling of the message.
+            self.failures.run(payment.reference, "session", session.station_id,
+                              lambda: self._settle(payment, cdr))
 
     def _remember_unpaid(self, key: tuple[str, str]) -> None:
         with self._unpaid_lock:  # the gateway calls hooks from several threads
@@ -225,7 +242,12 @@ class SessionBilling:
             return None
         binding = self._binding(session.id_token)
         if binding is None:
-            return self._adopt(session)
+            adopted = self._adopt(session)
+            if adopted is not None:
+                return adopted
+            binding = self._account_binding(session.id_token)
+            if binding is None:
+                return None
         return self._claim(session, binding)
 
     def _adopt(self, session: SessionRow) -> SessionPaymentRow | None:
@@ -236,8 +258,7 @@ class SessionBilling:
         if not session.id_token:
             return None
         with self.db.read_sessions() as r:
-            account = r.scalar(select(IdTokenRow.account)
-                               .where(IdTokenRow.value == session.id_token))
+            account = token_account(r, session.id_token)
             if not account:
                 return None
             claimed = select(SessionPaymentRow.reference).where(
@@ -354,6 +375,9 @@ class SessionBilling:
                 self.payments.void(reference, actor="sweep", reason="session never started")
             except (PaymentStateError, HoldNotFound) as exc:
                 log.info("payments.sweep_skip reference=%s reason=%s", reference, exc)
+            except PaymentError as exc:  # the provider failed: try again at the next sweep
+                log.warning("payments.sweep_void_failed reference=%s error=%s", reference, exc)
+                continue
             self._set_status(reference, "released")
         stale = self.payments.sweep_holds(now)
         for reference in stale:
@@ -361,22 +385,26 @@ class SessionBilling:
         return SweepReport(tuple(unclaimed), tuple(stale), tuple(self.settle_due()))
 
     def settle_due(self) -> list[str]:
-        """Charge every rated session whose payment a failed hook call left open."""
+        """Charge every rated session whose payment a failed hook call left open; each in
+        isolation, skipping those waiting for their back-off or dead-lettered."""
+        now = self.clock()
         with self.db.read_sessions() as r:
-            due = list(r.execute(select(SessionRow.station_id, SessionRow.transaction_id)
-                                 .join(SessionPaymentRow,
-                                       SessionPaymentRow.session_id == SessionRow.id)
-                                 .where(SessionRow.state == SessionState.RATED.value,
-                                        SessionPaymentRow.status == "claimed")))
+            due = list(r.execute(
+                select(SessionRow.station_id, SessionRow.transaction_id,
+                       SessionPaymentRow.reference)
+                .join(SessionPaymentRow, SessionPaymentRow.session_id == SessionRow.id)
+                .where(SessionRow.state == SessionState.RATED.value,
+                       SessionPaymentRow.status == "claimed",
+                       ~self.failures.blocked(SessionPaymentRow.reference, now))
+                .order_by(SessionPaymentRow.created_at).limit(_SETTLE_BATCH)))
         done = []
-        for station_id, transaction_id in due:
-            try:
-                self.after_event(station_id, transaction_id or "")
-            except PaymentError as exc:
-                log.warning("payments.settle_failed station_id=%s transaction_id=%s error=%s",
-                            station_id, transaction_id, exc)
-                continue
-            done.append(f"{station_id}/{transaction_id}")
+        for station_id, transaction_id, reference in due:
+            self.after_event(station_id, transaction_id or "")
+            with self.db.read_sessions() as r:
+                status = r.scalar(select(SessionPaymentRow.status)
+                                  .where(SessionPaymentRow.reference == reference))
+            if status != "claimed":
+                done.append(f"{station_id}/{transaction_id}")
         return done
 
     # --- OCPP 2.1 payment at the station's terminal ---------------------------------------

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evbill.store.tables import Base
 
 __all__ = [
+    "AdhocPaymentRow",
+    "PaymentAccountModeRow",
     "PaymentAuditRow",
     "PaymentAuthorizationRow",
     "PaymentChargeRow",
@@ -23,6 +25,7 @@ __all__ = [
     "PaymentWalletMovementRow",
     "PaymentWalletRow",
     "ProcessedWebhookRow",
+    "SettlementFailureRow",
 ]
 
 
@@ -259,3 +262,53 @@ class StationSettlementRow(Base):
     reconciled: Mapped[str] = mapped_column(String(200))
     ledger_transaction: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
+
+
+class AdhocPaymentRow(Base):
+    """The link between an ad hoc payer, their EVSE and the payment service's hold (whose
+    reference is this row's id)."""
+
+    __tablename__ = "api_adhoc_payments"
+    __table_args__ = (Index("ix_api_adhoc_payments_station", "station_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_hash: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    evse_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String(24))  # pending | starting | settled | failed
+    id_token: Mapped[str] = mapped_column(String(64), unique=True)
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentAccountModeRow(Base):
+    """How an account's sessions pay when its token has no binding of its own, as the operator
+    set it (`evbill accounts add A --mode …`); the account `*` holds the network default."""
+
+    __tablename__ = "payment_account_modes"
+    __table_args__ = (CheckConstraint("mode IN ('wallet', 'postpaid')", name="mode"),)
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class SettlementFailureRow(Base):
+    """A session whose settlement raised: retried with back-off, then dead-lettered (`dead`)
+    for the operator, with its last error; `resolved` once a retry or the operator settled it.
+    `reference` is the settled item's key (the CDR id, the session payment or ad hoc id)."""
+
+    __tablename__ = "settlement_failures"
+    __table_args__ = (Index("ix_settlement_failures_due", "status", "next_attempt_at"),)
+
+    reference: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # driver | session | adhoc
+    station_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # retrying | dead | resolved
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]

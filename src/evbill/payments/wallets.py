@@ -84,9 +84,10 @@ class WalletPayments:
 
     def pay(self, account: str, charge: SessionCharge) -> Money:
         """Pay a session from the wallet. A cost above the balance still books (the energy
-        was delivered) and the negative balance records why."""
+        was delivered) and the negative balance records why. A zero price (a sub-cent session
+        rounds to 0.00) moves nothing: no ledger entry, no charge, no receipt."""
         existing = self._charge(charge.reference)
-        if existing is not None:
+        if existing is not None or _nothing_due(charge):
             return self.balance(account)
         gross = charge.gross
         self.ctx.post(f"payments:wallet_spend:{charge.reference}", charge.reference,
@@ -102,7 +103,7 @@ class WalletPayments:
 
     def post_to_account(self, customer: str, charge: SessionCharge) -> None:
         """Postpaid: book the session to the customer's receivable for the monthly invoice."""
-        if self._charge(charge.reference) is not None:
+        if _nothing_due(charge) or self._charge(charge.reference) is not None:
             return
         self.ctx.post(f"payments:postpaid:{charge.reference}", charge.reference,
                       lambda m: postings.postpaid_charge(m, customer, charge.operator,
@@ -159,3 +160,11 @@ class WalletPayments:
             authorization_id=None, provider_capture_ref=None, released=None, status=status,
             ledger_transaction=None, created_at=now, updated_at=now,
         )
+
+
+def _nothing_due(charge: SessionCharge) -> bool:
+    """A session priced at zero after rounding: settled as zero, nothing to book."""
+    if not charge.gross.is_zero():
+        return False
+    log.info("payments.zero_charge reference=%s", charge.reference)
+    return True

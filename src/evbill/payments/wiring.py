@@ -1,5 +1,5 @@
-"""Building the session ↔ payment wiring from the environment, and the periodic sweep that
-`evbill serve` runs beside the gateway."""
+"""The periodic payment sweep that `evbill serve` runs beside the gateway. (The services
+themselves are wired by the shell at start-up: `evbill.cli.serve`.)"""
 
 from __future__ import annotations
 
@@ -7,29 +7,11 @@ import asyncio
 import contextlib
 import logging
 
-from evbill.clock import utc_now
-from evbill.invoicing.auto import DocumentIssuer
-from evbill.invoicing.service import InvoicingService
-from evbill.ledger.service import LedgerService
-from evbill.ledger.store import sql_unit_of_work
-from evbill.payments.config import build_provider
-from evbill.payments.provider import PaymentProvider
-from evbill.payments.service import PaymentService
 from evbill.payments.session_billing import SessionBilling
-from evbill.store.database import Database
 
-__all__ = ["build_billing", "run_sweeper"]
+__all__ = ["run_sweeper"]
 
 log = logging.getLogger("evbill.payments")
-
-
-def build_billing(db: Database, provider: PaymentProvider | None = None) -> SessionBilling:
-    """`provider` (or the configured one, EVBILL_PAYMENT_PROVIDER) behind the session hooks."""
-    # Receipts and credit notes are issued the moment a payment or refund is booked.
-    issuer = DocumentIssuer(InvoicingService(db), utc_now)
-    payments = PaymentService(db, provider or build_provider(), LedgerService(sql_unit_of_work(db)),
-                              listeners=[issuer])
-    return SessionBilling(db, payments)
 
 
 async def run_sweeper(billing: SessionBilling, interval_s: float, stop: asyncio.Event) -> None:

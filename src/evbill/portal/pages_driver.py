@@ -19,8 +19,9 @@ from evbill.api.live import OPEN_STATES, live_view
 from evbill.api.pagination import window
 from evbill.api.problems import Problem
 from evbill.api.views import live_out
-from evbill.api.wallet import WalletService
 from evbill.money import Money, MoneyError
+from evbill.payments.refusals import Refusal
+from evbill.payments.wallet_topup import WalletService
 from evbill.portal.charts import Bar, bar_chart
 from evbill.portal.csrf import CsrfCheck
 from evbill.portal.page import page
@@ -82,7 +83,7 @@ def stop(request: Request, who: Driver, session_id: int) -> Response:
     try:
         stop_charging(ctx, row)
         note = "Stop requested: the station is ending your session."
-    except Problem as exc:
+    except (Problem, Refusal) as exc:
         note = exc.detail
     return RedirectResponse(f"/portal/?flash={note}", status_code=303)
 
@@ -94,7 +95,7 @@ def start(request: Request, who: Driver, station_id: Annotated[str, Form(max_len
     try:
         start_charging(ctx, station_id, evse_id, driver_card(ctx, who, None))
         note = f"Start requested at {station_id} EVSE {evse_id}."
-    except Problem as exc:
+    except (Problem, Refusal) as exc:
         note = exc.detail
     return RedirectResponse(f"/portal/?flash={note}", status_code=303)
 
@@ -151,8 +152,8 @@ def top_up(request: Request, who: Driver, amount: Annotated[str, Form(max_length
         value = Money.of(amount, "EUR")
         service.top_up(_account(who), value, method, secrets.token_hex(8))
         note = f"Added {value} to your wallet."
-    except (Problem, MoneyError) as exc:
-        note = exc.detail if isinstance(exc, Problem) else f"amount: {exc}"
+    except (Problem, Refusal, MoneyError) as exc:
+        note = f"amount: {exc}" if isinstance(exc, MoneyError) else exc.detail
     return RedirectResponse(f"/portal/wallet?flash={note}", status_code=303)
 
 
@@ -162,6 +163,6 @@ def add_method(request: Request, who: Driver,
     try:
         m = WalletService(context_of(request)).add_method(_account(who), token)
         note = f"Saved {m.brand} ending {m.last4}."
-    except Problem as exc:
+    except (Problem, Refusal) as exc:
         note = exc.detail
     return RedirectResponse(f"/portal/wallet?flash={note}", status_code=303)

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from evbill.accounts.tokens import TokenError, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
-from evbill.api.payment_mode import bind_wallet_cards
 from evbill.api.problems import BadRequest, Conflict, NotFound
 from evbill.api.schemas import (
     IdTokenIn,
@@ -22,9 +21,10 @@ from evbill.api.schemas import (
     WalletOut,
     money_out,
 )
-from evbill.api.wallet import WalletService
 from evbill.money import Money, MoneyError
+from evbill.payments.modes import bind_wallet_cards
 from evbill.payments.provider import PaymentMethod
+from evbill.payments.wallet_topup import WalletService
 from evbill.sessions.commands import IdTokenType
 from evbill.store.tables import IdTokenRow
 

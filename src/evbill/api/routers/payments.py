@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
@@ -19,6 +19,7 @@ from evbill.api.schemas import Body, MoneyOut, money_out
 from evbill.money import Money, MoneyError, minor_unit
 from evbill.payments.model import ChargeNotFound, PaymentStateError
 from evbill.payments.provider import InvalidPaymentRequest, PaymentError
+from evbill.payments.settlement_failures import DEAD, RESOLVED, RETRYING, SettlementFailures
 from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentDunningRow
 from evbill.store.references import cdr_for_reference
 from evbill.store.tables import StationRow
@@ -62,6 +63,18 @@ class DunningOut(BaseModel):
 class FailedOut(BaseModel):
     holds: list[HoldOut]
     dunning: list[DunningOut]
+
+
+class SettlementFailureOut(BaseModel):
+    reference: str = Field(description="the settled item: CDR id, session payment or ad hoc id")
+    kind: str = Field(description="driver | session | adhoc")
+    station_id: str | None
+    status: str = Field(description="retrying (next try at next_attempt_at) | dead | resolved")
+    attempts: int
+    last_error: str
+    first_failed_at: datetime
+    last_failed_at: datetime
+    next_attempt_at: datetime | None
 
 
 class RefundIn(Body):
@@ -133,6 +146,32 @@ def failed_payments(request: Request, who: Staff) -> FailedOut:
                                     attempts=d.attempts, last_error=d.last_error,
                                     next_attempt_at=d.next_attempt_at))  # fmt: skip
         return FailedOut(holds=[_hold_out(h) for h in holds], dunning=items)
+
+
+@router.get("/settlement/failures")
+def settlement_failures(request: Request, who: Staff,
+                        include_resolved: bool = False) -> list[SettlementFailureOut]:
+    """Sessions on your stations whose settlement failed: retrying with back-off, or dead
+    (given up, waiting for you), each with its last error. Every other session settles."""
+    ctx = context_of(request)
+    statuses = (RETRYING, DEAD, RESOLVED) if include_resolved else (RETRYING, DEAD)
+    rows = SettlementFailures(ctx.db, ctx.clock).listing(statuses, _stations(who.network))
+    return [SettlementFailureOut(
+        reference=r.reference, kind=r.kind, station_id=r.station_id, status=r.status,
+        attempts=r.attempts, last_error=r.last_error, first_failed_at=r.first_failed_at,
+        last_failed_at=r.last_failed_at, next_attempt_at=r.next_attempt_at) for r in rows]
+
+
+@router.post("/settlement/failures/{reference}/retry")
+def retry_settlement(request: Request, who: Admin,
+                     reference: Annotated[str, Path(max_length=200)]) -> dict[str, str]:
+    """The cause is fixed: settle this session again at the next pass (a few seconds)."""
+    ctx = context_of(request)
+    failures = SettlementFailures(ctx.db, ctx.clock)
+    own = {r.reference for r in failures.listing((RETRYING, DEAD), _stations(who.network))}
+    if reference not in own or not failures.requeue(reference):
+        raise NotFound(f"reference: no failed settlement {reference!r} on your network")
+    return {"reference": reference, "status": RETRYING}
 
 
 def _own_charge(request: Request, operator: str, reference: str) -> PaymentChargeRow:

@@ -11,16 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from evbill.api.adhoc import AdhocService
 from evbill.api.auth import Public
+from evbill.api.commands import adhoc_service
 from evbill.api.context import context_of
 from evbill.api.live import live_view
+from evbill.api.plainwords import describe_tariff
 from evbill.api.problems import BadRequest, NotFound
 from evbill.api.schemas import Body, MoneyOut, kwh, money_out
-from evbill.api.tables import AdhocPaymentRow
 from evbill.money import Money
 from evbill.payments.provider import PaymentError, WebhookEventType, WebhookVerificationError
-from evbill.payments.tables import PaymentChargeRow
+from evbill.payments.tables import AdhocPaymentRow, PaymentChargeRow
 from evbill.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,18 @@ class PaymentStatusOut(BaseModel):
 @router.get("/public/evses/{station_id}/{evse_id}")
 def evse_offer(request: Request, station_id: str, evse_id: int) -> OfferOut:
     """The EVSE's tariff in plain words (per kWh first) and the amount that will be held."""
-    o = AdhocService(context_of(request)).offer(station_id, evse_id)
+    o = adhoc_service(context_of(request)).offer(station_id, evse_id)
     hold = money_out(o.hold)
     assert hold is not None
     return OfferOut(station_id=o.station_id, evse_id=o.evse_id, status=o.status,
                     currency=o.tariff.currency, hold=hold,
                     prices=[PriceOut(kind=p.kind, text=p.text, condition=p.condition,
-                                     vat=p.vat_note) for p in o.prices])  # fmt: skip
+                                     vat=p.vat_note) for p in describe_tariff(o.tariff)])
 
 
 def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentStatusOut:
     ctx = context_of(request)
-    service = AdhocService(ctx)
+    service = adhoc_service(ctx)
     hold, session = service.hold(row.id), service.session_of(row)
     energy = cost = cdr_id = None
     if session is not None:
@@ -113,20 +113,20 @@ def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentS
 def pay(request: Request, station_id: str, evse_id: int, body: PayIn) -> PaymentStatusOut:
     """Pay ad hoc with a provider token: the hold is placed and the charge starts (or a
     3-D Secure step is asked for first)."""
-    row, key = AdhocService(context_of(request)).pay(station_id, evse_id,
+    row, key = adhoc_service(context_of(request)).pay(station_id, evse_id,
                                                      body.payment_method_token)
     return payment_status(request, row, key)
 
 
 @router.get("/public/payments/{payment_id}")
 def payment(request: Request, payment_id: str, key: Key) -> PaymentStatusOut:
-    return payment_status(request, AdhocService(context_of(request)).find(payment_id, key), key)
+    return payment_status(request, adhoc_service(context_of(request)).find(payment_id, key), key)
 
 
 @router.post("/public/payments/{payment_id}/confirm")
 def confirm(request: Request, payment_id: str, key: Key) -> PaymentStatusOut:
     """After the 3-D Secure step: start the charge if the hold now stands."""
-    service = AdhocService(context_of(request))
+    service = adhoc_service(context_of(request))
     return payment_status(request, service.confirm(service.find(payment_id, key)), key)
 
 
@@ -189,7 +189,7 @@ async def provider_webhook(request: Request) -> dict[str, str]:
     except WebhookVerificationError as exc:
         raise BadRequest(f"webhook: {exc}") from None
     if outcome.type in (WebhookEventType.CHALLENGE_SUCCEEDED, WebhookEventType.CHALLENGE_FAILED):
-        service = AdhocService(ctx)
+        service = adhoc_service(ctx)
         with ctx.db.read_sessions() as s:
             pending = list(s.scalars(select(AdhocPaymentRow).where(
                 AdhocPaymentRow.status == "pending").limit(50)))  # fmt: skip

@@ -123,6 +123,9 @@ class SandboxProvider:
     def describe(self, token: str) -> PaymentMethod:
         return self.vault.describe(token)
 
+    def claim(self, token: str, customer: str) -> PaymentMethod:
+        return self.vault.claim(token, customer)
+
     @property
     def outbox(self) -> list[SignedWebhook]:
         """Webhooks signed and not delivered to a subscriber (collected for tests)."""

@@ -1,12 +1,17 @@
 """The sandbox's card vault and test cards: card numbers and CVCs live here and nowhere else.
 
-`tokenize` validates a card like a processor's vault would and hands back a token plus the
-display data evbill may keep (brand, last4, expiry). The PAN and CVC stay in this object's
-memory; no repr, log line or exception message ever contains them.
+`tokenize` validates a card like a processor's vault would and hands back an unguessable token
+(`secrets.token_urlsafe`) plus the display data evbill may keep (brand, last4, expiry). The PAN
+and CVC stay in this object's memory; no repr, log line or exception message ever contains them.
+
+A method belongs to the customer who first attaches it (`claim`, the sandbox's equivalent of a
+provider customer id): another customer's claim is refused, as a processor refuses to attach a
+payment method that is attached to another customer.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +24,7 @@ from evbill.payments.provider import (
     PaymentMethod,
     PaymentMethodKind,
     PaymentMethodNotFound,
+    PaymentMethodTaken,
 )
 
 __all__ = [
@@ -131,7 +137,7 @@ class CardVault:
         self._namespace = namespace
         self._cards: dict[str, _StoredCard] = {}
         self._wallets = _wallets()
-        self._seq = 0
+        self._owners: dict[str, str] = {}
 
     def tokenize(self, card_number: str, exp_month: int, exp_year: int, cvc: str) -> PaymentMethod:
         pan = card_number.replace(" ", "").replace("-", "")
@@ -144,8 +150,7 @@ class CardVault:
         cvc_length = 4 if brand == "amex" else 3
         if not (cvc.isdigit() and len(cvc) == cvc_length):
             raise InvalidCardData(f"cvc: must be {cvc_length} digits")
-        self._seq += 1
-        token = f"pm_sbx_{self._namespace}_{self._seq:06d}"
+        token = f"pm_sbx_{self._namespace}_{secrets.token_urlsafe(18)}"
         method = PaymentMethod(token, PaymentMethodKind.CARD, brand, pan[-4:], exp_month, exp_year)
         behaviour, code = _TEST_CARDS.get(pan, (Behaviour.APPROVE, None))
         self._cards[token] = _StoredCard(pan, cvc, method, behaviour, code)
@@ -162,6 +167,14 @@ class CardVault:
 
     def describe(self, token: str) -> PaymentMethod:
         return self._lookup(token)[0]
+
+    def claim(self, token: str, customer: str) -> PaymentMethod:
+        method = self._lookup(token)[0]
+        owner = self._owners.setdefault(token, customer)
+        if owner != customer:
+            raise PaymentMethodTaken(
+                "payment_method_token: this payment method belongs to another customer")
+        return method
 
     def behaviour(self, token: str) -> tuple[Behaviour, DeclineCode | None]:
         _, behaviour, code = self._lookup(token)

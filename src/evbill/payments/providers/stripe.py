@@ -31,6 +31,7 @@ from evbill.payments.provider import (
     PaymentMethod,
     PaymentMethodKind,
     PaymentMethodNotFound,
+    PaymentMethodTaken,
     ProviderTimeout,
     ProviderUnavailable,
     Refund,
@@ -59,6 +60,9 @@ __all__ = ["SIGNATURE_HEADER", "StripeConfigurationError", "StripeProvider"]
 
 SIGNATURE_HEADER = "Stripe-Signature"
 log = logging.getLogger(__name__)
+
+#: The PaymentMethod metadata key naming the evbill customer that claimed it.
+_OWNER_KEY = "evbill_customer"
 
 Channel = Literal["card", "card_present"]
 
@@ -195,21 +199,38 @@ class StripeProvider:
 
     def describe(self, token: str) -> PaymentMethod:
         """Brand, last4 and expiry of a Stripe PaymentMethod (never the number)."""
+        return _method(token, self._retrieve_method(token))
+
+    def claim(self, token: str, customer: str) -> PaymentMethod:
+        """The PaymentMethod's owner is the Stripe customer it is attached to, or the evbill
+        customer recorded in its metadata by the first claim: another owner is refused, an
+        unowned method is claimed for `customer` (recorded at Stripe)."""
+        method = self._retrieve_method(token)
+        metadata = method.get("metadata") or {}
+        owner = metadata.get(_OWNER_KEY) or method.get("customer")
+        if owner and owner != customer:
+            raise PaymentMethodTaken(
+                "payment_method_token: this payment method belongs to another customer")
+        if not owner:
+            with self._translate("claim"):
+                self._client.v1.payment_methods.update(
+                    token, params=cast(Any, {"metadata": {_OWNER_KEY: customer}}))
+        return _method(token, method)
+
+    def _retrieve_method(self, token: str) -> dict[str, Any]:
         with self._translate("describe"):
             try:
-                method = self._client.v1.payment_methods.retrieve(token).to_dict()
+                method: dict[str, Any] = self._client.v1.payment_methods.retrieve(
+                    token).to_dict()
             except stripe.InvalidRequestError as exc:
                 if exc.http_status == 404:
                     raise PaymentMethodNotFound(
                         f"payment_method_token: {token!r} is not in the Stripe account"
                     ) from None
                 raise
-        card = method.get("card") or {}
-        wallet = card.get("wallet")
-        kind = PaymentMethodKind.WALLET if wallet else PaymentMethodKind.CARD
-        return PaymentMethod(token, kind, str(card.get("brand", "unknown")),
-                             str(card.get("last4", "")), int(card.get("exp_month", 0)),
-                             int(card.get("exp_year", 0)))
+        return method
+
+
 
     def records(self, since: datetime | None = None) -> list[ProviderRecord]:
         """Captured charges and refunds since `since`, listed through the SDK (paginated)."""
@@ -290,6 +311,15 @@ class StripeProvider:
             ) from None
         except (stripe.AuthenticationError, stripe.PermissionError) as exc:
             raise StripeConfigurationError(f"{operation}: {exc.user_message}") from None
+
+
+def _method(token: str, method: dict[str, Any]) -> PaymentMethod:
+    card = method.get("card") or {}
+    wallet = card.get("wallet")
+    kind = PaymentMethodKind.WALLET if wallet else PaymentMethodKind.CARD
+    return PaymentMethod(token, kind, str(card.get("brand", "unknown")),
+                         str(card.get("last4", "")), int(card.get("exp_month", 0)),
+                         int(card.get("exp_year", 0)))
 
 
 def _invalid_request(operation: str, exc: stripe.InvalidRequestError) -> PaymentError:

@@ -1,5 +1,6 @@
 """Ad hoc charging without an account (AFIR): pay at the EVSE's page, the payment service
-places the hold, the station starts; the settler captures the CDR total when it is rated.
+places the hold, the station starts; the gateway's session billing hooks capture the CDR total
+once it is rated, and the settlement pass (`settlement_pass`) records the outcome here.
 
 The driver's link carries a random access key (only its hash is stored). The charge runs
 under a one-off `Central` id token registered for the payment, which ties the session to it.
@@ -12,27 +13,26 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from evbill.accounts.tokens import TokenRegistry
-from evbill.api.commands import start_charging
-from evbill.api.context import ApiContext
-from evbill.api.plainwords import PriceLine, describe_tariff
-from evbill.api.problems import Conflict, NotFound, PaymentRequired
-from evbill.api.tables import AdhocPaymentRow
 from evbill.money import Money
+from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import HoldOutcome, HoldResult
 from evbill.payments.provider import PaymentError
-from evbill.payments.tables import PaymentAuthorizationRow
+from evbill.payments.refusals import NotFoundHere, PaymentRefused, StateConflict
+from evbill.payments.tables import AdhocPaymentRow, PaymentAuthorizationRow
 from evbill.sessions.commands import IdToken, IdTokenType
 from evbill.store.tables import ConnectorRow, EvseRow, SessionRow
 from evbill.store.uow import UnitOfWork
 from evbill.tariffs import Tariff, loads, parse_tariff
 
-__all__ = ["AdhocService", "EvseOffer"]
+__all__ = ["FAILED", "PENDING", "STARTING", "AdhocService", "EvseOffer",
+           "StartCharging"]
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,17 @@ class EvseOffer:
     evse_id: int
     status: str
     tariff: Tariff
-    prices: list[PriceLine]
     hold: Money
 
 
+#: Sends the remote start to the station (the app's command outbox); returns the command id.
+StartCharging = Callable[[str, int, IdToken], str]
+
+
 class AdhocService:
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: PaymentsApp, start: StartCharging) -> None:
         self._ctx = ctx
+        self._start_charging = start
 
     def offer(self, station_id: str, evse_id: int) -> EvseOffer:
         now = self._ctx.clock()
@@ -59,18 +63,18 @@ class AdhocService:
             evse = uow.session.scalars(select(EvseRow).where(
                 EvseRow.station_id == station_id, EvseRow.evse_id == evse_id)).first()
             if evse is None:
-                raise NotFound(f"evse: no EVSE {evse_id} at station {station_id!r}")
+                raise NotFoundHere(f"evse: no EVSE {evse_id} at station {station_id!r}")
             tariff_row = uow.tariffs.in_force(station_id, evse_id, now)
             statuses = list(uow.session.scalars(select(ConnectorRow.status).where(
                 ConnectorRow.station_id == station_id, ConnectorRow.evse_id == evse_id)))
             ocpi = None if tariff_row is None else tariff_row.ocpi_json
         if ocpi is None:
-            raise Conflict(f"evse: EVSE {evse_id} at {station_id!r} has no tariff; it cannot "
+            raise StateConflict(f"evse: EVSE {evse_id} at {station_id!r} has no tariff; it cannot "
                            "be paid for ad hoc")  # fmt: skip
         tariff = parse_tariff(loads(ocpi))
         hold = self._ctx.payments.ctx.settings.hold_for(station_id)
         status = statuses[0] if statuses else "Unknown"
-        return EvseOffer(station_id, evse_id, status, tariff, describe_tariff(tariff), hold)
+        return EvseOffer(station_id, evse_id, status, tariff, hold)
 
     def pay(self, station_id: str, evse_id: int, token: str) -> tuple[AdhocPaymentRow, str]:
         """Place the hold and, once authorized, start the charge. Returns the row and the
@@ -91,7 +95,7 @@ class AdhocService:
                                                      station_id=station_id)  # fmt: skip
         except PaymentError as exc:
             self._update(pid, status=FAILED)
-            raise PaymentRequired(f"payment: {exc}") from None
+            raise PaymentRefused(f"payment: {exc}") from None
         log.info("adhoc.hold payment_id=%s station_id=%s evse_id=%d outcome=%s", pid,
                  station_id, evse_id, hold.outcome.value)  # fmt: skip
         return self._after_hold(row, hold), key
@@ -108,9 +112,9 @@ class AdhocService:
         TokenRegistry(self._ctx.db).add(row.id_token, type_=IdTokenType.CENTRAL,
                                         account=f"adhoc.{row.id}",
                                         expires_at=now + timedelta(days=2), now=now)
-        cmd = start_charging(self._ctx, row.station_id, row.evse_id,
-                             IdToken(row.id_token, IdTokenType.CENTRAL))
-        return self._update(row.id, status=STARTING, command_id=cmd.id)
+        command_id = self._start_charging(row.station_id, row.evse_id,
+                                          IdToken(row.id_token, IdTokenType.CENTRAL))
+        return self._update(row.id, status=STARTING, command_id=command_id)
 
     def _update(self, payment_id: str, **values: object) -> AdhocPaymentRow:
         with self._ctx.db.sessions() as s, s.begin():
@@ -125,7 +129,7 @@ class AdhocService:
         with self._ctx.db.read_sessions() as s:
             row = s.get(AdhocPaymentRow, payment_id)
         if row is None or not hmac.compare_digest(row.access_hash, _digest(key)):
-            raise NotFound(f"payment_id: no payment {payment_id!r} for this link")
+            raise NotFoundHere(f"payment_id: no payment {payment_id!r} for this link")
         return row
 
     def hold(self, payment_id: str) -> PaymentAuthorizationRow | None:

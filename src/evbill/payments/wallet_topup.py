@@ -1,16 +1,21 @@
-"""A driver's payment methods and prepaid wallet, through the payment service (which keeps
-provider tokens and display data only, and books every movement in the ledger)."""
+"""A driver's payment methods and prepaid wallet top-ups, through the payment service (which
+keeps provider tokens and display data only, and books every movement in the ledger)."""
 
 from __future__ import annotations
 
 import logging
 
-from evbill.api.context import ApiContext
-from evbill.api.payment_mode import bind_wallet_cards
-from evbill.api.problems import BadRequest, NotFound, PaymentRequired
 from evbill.money import Money
+from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletTopupDeclined
-from evbill.payments.provider import PaymentError, PaymentMethod, PaymentMethodNotFound
+from evbill.payments.modes import bind_wallet_cards
+from evbill.payments.provider import (
+    PaymentError,
+    PaymentMethod,
+    PaymentMethodNotFound,
+    PaymentMethodTaken,
+)
+from evbill.payments.refusals import Invalid, NotFoundHere, PaymentRefused, StateConflict
 
 __all__ = ["WalletService"]
 
@@ -20,7 +25,7 @@ MAX_TOP_UP = Money.of("500.00", "EUR")
 
 
 class WalletService:
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: PaymentsApp) -> None:
         self._ctx = ctx
 
     def methods(self, account: str) -> list[PaymentMethod]:
@@ -30,13 +35,16 @@ class WalletService:
         try:
             return self._ctx.payments.add_payment_method(account, token)
         except PaymentMethodNotFound:
-            raise BadRequest("token: the provider does not know this payment method") from None
+            raise Invalid("token: the provider does not know this payment method") from None
+        except PaymentMethodTaken:
+            raise StateConflict("token: this payment method belongs to another customer; "
+                                "add your own card") from None
 
     def method(self, account: str, token: str) -> PaymentMethod:
         for method in self.methods(account):
             if method.token == token:
                 return method
-        raise NotFound(f"payment_method_id: no payment method {token!r}")
+        raise NotFoundHere(f"payment_method_id: no payment method {token!r}")
 
     def balance(self, account: str) -> Money:
         return self._ctx.payments.wallet_balance(account)
@@ -44,7 +52,7 @@ class WalletService:
     def top_up(self, account: str, amount: Money, method_token: str, key: str) -> Money:
         """Charge a saved method and credit the wallet once per idempotency key."""
         if amount.amount <= 0 or amount.amount > MAX_TOP_UP.amount:
-            raise BadRequest(f"amount: a top-up must be more than 0 and at most "
+            raise Invalid(f"amount: a top-up must be more than 0 and at most "
                              f"{MAX_TOP_UP.amount}")  # fmt: skip
         method = self.method(account, method_token)
         try:
@@ -52,9 +60,9 @@ class WalletService:
                                                 f"topup:{account}:{key}")  # fmt: skip
         except WalletTopupDeclined as exc:
             code = exc.code.value if exc.code else "declined"
-            raise PaymentRequired(f"payment_method_id: the top-up was declined ({code})") from None
+            raise PaymentRefused(f"payment_method_id: the top-up was declined ({code})") from None
         except PaymentError as exc:
-            raise PaymentRequired(f"payment_method_id: {exc}") from None
+            raise PaymentRefused(f"payment_method_id: {exc}") from None
         log.info("wallet.top_up account=%s amount=%s", account, amount)
         bind_wallet_cards(self._ctx, account)  # a wallet payer now: the station checks too
         return balance

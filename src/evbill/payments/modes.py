@@ -18,10 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evbill.api.context import ApiContext
-from evbill.api.problems import PaymentRequired
+from evbill.payments.account_modes import token_account
+from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletBelowMinimum
-from evbill.payments.tables import PaymentTokenBindingRow, PaymentWalletRow
+from evbill.payments.refusals import PaymentRefused
+from evbill.payments.tables import (
+    PaymentAccountModeRow,
+    PaymentTokenBindingRow,
+    PaymentWalletRow,
+)
 from evbill.store.tables import IdTokenRow
 
 __all__ = ["DRIVER_PREFIX", "POSTPAID", "WALLET", "TokenPayment", "account_mode",
@@ -41,7 +46,12 @@ class TokenPayment:
 
 
 def account_mode(s: Session, account: str) -> str:
-    """`wallet` or `postpaid` for a driver account (see the module docstring)."""
+    """`wallet` or `postpaid` for a driver account (see the module docstring); a mode the
+    operator set for the account (`account_modes`) comes first."""
+    chosen = s.scalar(select(PaymentAccountModeRow.mode)
+                      .where(PaymentAccountModeRow.account == account))
+    if chosen is not None:
+        return chosen
     bound = set(s.scalars(select(PaymentTokenBindingRow.mode)
                           .where(PaymentTokenBindingRow.account == account)))
     if POSTPAID in bound:
@@ -57,13 +67,13 @@ def token_payment(s: Session, id_token: str) -> TokenPayment | None:
     binding = s.get(PaymentTokenBindingRow, id_token)
     if binding is not None:
         return TokenPayment(binding.mode, binding.account, bound=True)
-    account = s.scalar(select(IdTokenRow.account).where(IdTokenRow.value == id_token))
+    account = token_account(s, id_token)
     if account is None or not account.startswith(DRIVER_PREFIX):
         return None
     return TokenPayment(account_mode(s, account), account, bound=False)
 
 
-def admit_start(ctx: ApiContext, id_token: str, station_id: str) -> None:
+def admit_start(ctx: PaymentsApp, id_token: str, station_id: str) -> None:
     """The start rule of the session billing hooks, before anything is sent to the station:
     a wallet payer needs the station's wallet minimum; postpaid and ad hoc tokens pass (the
     gateway places an ad hoc token's hold when the station asks)."""
@@ -76,13 +86,13 @@ def admit_start(ctx: ApiContext, id_token: str, station_id: str) -> None:
     except WalletBelowMinimum:
         balance = ctx.payments.wallet_balance(payment.account)
         minimum = ctx.payments.ctx.settings.wallet_minimum_for(station_id)
-        log.info("api.start_refused station_id=%s account=%s reason=wallet_minimum",
+        log.info("payments.start_refused station_id=%s account=%s reason=wallet_minimum",
                  station_id, payment.account)
-        raise PaymentRequired(f"wallet: balance {balance} below the minimum {minimum} to "
+        raise PaymentRefused(f"wallet: balance {balance} below the minimum {minimum} to "
                               "start; top up first") from None
 
 
-def bind_wallet_cards(ctx: ApiContext, account: str) -> int:
+def bind_wallet_cards(ctx: PaymentsApp, account: str) -> int:
     """Bind the account's unbound cards in `wallet` mode if it pays by wallet, so the gateway
     applies the wallet minimum to them too. Returns how many were bound; idempotent."""
     with ctx.db.read_sessions() as s:
@@ -102,5 +112,5 @@ def bind_wallet_cards(ctx: ApiContext, account: str) -> int:
         except IntegrityError:
             continue  # bound meanwhile (another process, or an operator's binding): theirs
     if done:
-        log.info("api.cards_bound account=%s mode=wallet count=%d", account, done)
+        log.info("payments.cards_bound account=%s mode=wallet count=%d", account, done)
     return done
