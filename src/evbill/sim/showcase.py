@@ -181,14 +181,16 @@ def _logins(world: MoneyWorld, settings: Settings) -> tuple[DemoLogin, ...]:
 
 def summarise(service: SessionService, config: FleetConfig, examples: Path,
               ) -> tuple[tuple[StationSummary, ...], tuple[tuple[str, str, tuple[str, ...]], ...]]:
-    """Read back every station's sessions and priced totals."""
+    """Read back every station's fleet sessions (the fleet's cards; the money tour's are in
+    its own summary) and priced totals; any session not rated is listed as flagged."""
     ac_json, dc_json, kinds = _tariff_ids(config, examples)
     tariffs = {"AC": json.loads(ac_json)["id"], "DC": json.loads(dc_json)["id"]}
     summaries, flagged = [], []
     for i, (sid, kind) in enumerate(kinds):
-        views = service.list_sessions(station_id=sid, limit=1000)
+        every = service.list_sessions(station_id=sid, limit=1000)
+        flagged += [(sid, v.session_id, v.flags) for v in every if v.state != "rated"]
+        views = [v for v in every if v.id_token in config.id_tags]
         rated = [v for v in views if v.state == "rated"]
-        flagged += [(sid, v.session_id, v.flags) for v in views if v.state != "rated"]
         summaries.append(StationSummary(
             station_id=sid, protocol=config.protocols[i % len(config.protocols)], charger=kind,
             tariff=tariffs[kind], sessions=len(views), rated=len(rated),
