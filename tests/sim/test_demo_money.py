@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -46,9 +47,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def demo_db(demo_run: tuple[Path, str]) -> Database:
+def demo_db(demo_run: tuple[Path, str]) -> Iterator[Database]:
     db = Database.open(sqlite_url_for(demo_run[0]))
-    yield db  # type: ignore[misc]
+    yield db
     db.dispose()
 
 

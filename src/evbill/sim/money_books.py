@@ -6,7 +6,6 @@ the payment it documents, and each document written out as PDF/A-3, CII and UBL 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -184,9 +183,3 @@ def close_the_books(world: MoneyWorld, day: date, folder: Path, receipt: str) ->
                          balance.balanced, root, receipt, proof_path, proof_ok)
     return Books(payment_lines(world), checks, undocumented, ledger, folder)
 
-
-def by_kind(checks: tuple[DocumentCheck, ...]) -> dict[str, list[DocumentCheck]]:
-    grouped: dict[str, list[DocumentCheck]] = defaultdict(list)
-    for check in checks:
-        grouped[check.kind].append(check)
-    return grouped

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 
 from evbill.accounts.tokens import TokenRegistry
+from evbill.clock import utc_now
 from evbill.invoicing.billing_run import prepare_run, work
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.model import Party
@@ -33,7 +34,6 @@ from evbill.money import Money
 from evbill.payments.tables import (
     PaymentAuthorizationRow,
     PaymentChargeRow,
-    PaymentRefundRow,
     SessionPaymentRow,
 )
 from evbill.sim.charging import SessionOutcome, SessionPlan, run_session
@@ -43,8 +43,9 @@ from evbill.sim.money_world import DemoClock, MoneyWorld
 from evbill.sim.signing import OcmfMeterSigner
 from evbill.sim.station import SimStation, StationConfig
 
-__all__ = ["AdhocStory", "FleetStory", "RefundStory", "StationSpec", "TourError",
-           "TourStories", "WalletStory", "bill_month", "bind_card", "play_tour"]
+__all__ = ["AdhocStory", "FleetStory", "RefundStory", "StationSpec", "TourError", "TourPlan",
+           "TourStories", "WalletStory", "bill_month", "bind_account", "bind_card", "play_tour",
+           "top_up"]
 
 VISA = "4242424242424242"  # sandbox test cards: approved
 MASTERCARD = "5555555555554444"
@@ -300,7 +301,8 @@ async def play_tour(world: MoneyWorld, url: str, plan: TourPlan) -> TourStories:
     if last.date() != plan.day:
         raise TourError(f"the stories ran past {plan.day} ({last.isoformat()})")
     bill_at = DemoClock.on(plan.day + timedelta(days=1), 6)
-    issued = bill_month(world, plan.day, min(bill_at, max(last, _now())))
+    # The next morning, or now if that is still ahead (the demo is run on the 1st).
+    issued = bill_month(world, plan.day, min(bill_at, max(last, utc_now())))
     invoice = _document(world, f"invoice:{plan.fleet_account}:"
                                f"{BillingPeriod(plan.day.year, plan.day.month)}:EUR")
     if invoice not in issued:
@@ -314,13 +316,3 @@ async def play_tour(world: MoneyWorld, url: str, plan: TourPlan) -> TourStories:
                        wallet, fleet, refund)
 
 
-def _now() -> datetime:
-    from evbill.clock import utc_now
-
-    return utc_now()
-
-
-def refunds_total(world: MoneyWorld) -> Money:
-    with world.db.read_sessions() as r:
-        rows = r.execute(select(PaymentRefundRow.amount, PaymentRefundRow.currency)).all()
-    return Money(sum((a for a, _ in rows), Decimal(0)), rows[0][1] if rows else "EUR")
