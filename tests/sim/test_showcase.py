@@ -34,3 +34,8 @@ async def test_the_demo_fleet_is_recorded_and_billed(tmp_path: Path) -> None:
     table, text = _live_tables(result)
     assert table.row_count == 7  # six stations and the total
     assert "9 charging sessions" in text and "DC-FAST-2024" in text
+    money = result.money
+    assert money.books.ledger.verified and money.books.ledger.balanced
+    assert money.books.ledger.proof_ok and not money.books.undocumented
+    assert all(d.agrees for d in money.books.documents)
+    assert money.stories.fleet.invoice_total == money.stories.fleet.posted

@@ -1,7 +1,9 @@
 """`evbill demo`: price the example sessions with the example tariffs, then run the gateway on
-a fresh embedded database with a simulated fleet and show what was recorded and billed.
+a fresh embedded database with a simulated fleet and the whole money path, and show what was
+recorded, paid, documented and booked.
 
-`pricing_demo()` is the pricing part; `live_demo()` the server and simulated stations.
+`pricing_demo()` is the pricing part; `live_demo()` the server, the simulated stations and the
+money tour (`evbill.sim.showcase`); `money_report()` (in `demo_money`) prints its summary.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -18,11 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from evbill.cli.app import app, fail
-from evbill.cli.rate import price_session
-from evbill.cli.simulate import run_with_progress
-from evbill.rating import PricedCdr, RatingError
-from evbill.sim.showcase import ShowcaseResult, run_showcase
-from evbill.tariffs import TariffError, loads, parse_tariff_json
+
+if TYPE_CHECKING:
+    from evbill.rating import PricedCdr
+    from evbill.sim.showcase import ShowcaseResult
 
 #: The repository's examples/ folder (src layout: src/evbill/cli/demo.py → repo root).
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -59,6 +60,9 @@ class DemoResult:
 def pricing_demo(examples: Path = EXAMPLES,
                  cases: Sequence[DemoCase] = CASES) -> list[DemoResult]:
     """Price every demo case (raises TariffError/RatingError/OSError on a broken example)."""
+    from evbill.cli.rate import price_session
+    from evbill.tariffs import loads, parse_tariff_json
+
     results = []
     for case in cases:
         tariff = parse_tariff_json((examples / "tariffs" / case.tariff).read_text("utf-8"))
@@ -116,7 +120,12 @@ def _live_tables(result: ShowcaseResult) -> tuple[Table, str]:
 
 
 def live_demo(examples: Path, data_dir: Path, console: Console) -> ShowcaseResult:
-    """Start the gateway on a fresh SQLite database, run the fleet, print what was billed."""
+    """Start the gateway on a fresh SQLite database, run the fleet and the money tour, print
+    what was recorded, paid, documented and booked."""
+    from evbill.cli.demo_money import money_report
+    from evbill.cli.simulate import run_with_progress
+    from evbill.sim.showcase import run_showcase
+
     result = asyncio.run(run_showcase(data_dir, examples, run_with_progress))
     table, explanation = _live_tables(result)
     console.print(table)
@@ -124,6 +133,7 @@ def live_demo(examples: Path, data_dir: Path, console: Console) -> ShowcaseResul
     for station_id, session_id, flags in result.flagged:
         console.print(f"  not billed: {station_id} session {session_id}: {', '.join(flags)}",
                       highlight=False)
+    money_report(result, console)
     return result
 
 
@@ -134,7 +144,12 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="fresh data folder for the live part")] = (
         Path("data/demo")),
 ) -> None:
-    """Price the example sessions, then bill a simulated fleet live over OCPP."""
+    """Price the example sessions, then charge, pay, document and book a simulated fleet live
+    over OCPP (ad hoc card, wallet, postpaid month, refund; ledger root and proof)."""
+    from evbill.rating import RatingError
+    from evbill.sim.money_tour import TourError
+    from evbill.tariffs import TariffError
+
     try:
         results = pricing_demo(examples)
     except (OSError, TariffError, RatingError, ValueError) as err:
@@ -142,6 +157,14 @@ def demo(
     out = Console()
     out.print(demo_table(results))
     if live:
-        result = live_demo(examples, data_dir, out)
+        from evbill.cli.demo_money import money_problems
+
+        try:
+            result = live_demo(examples, data_dir, out)
+        except TourError as err:
+            raise fail(f"live demo: {err}", code=1) from None
         if result.report.sessions_completed == 0:
             raise fail("live demo: no session completed", code=1)
+        problems = money_problems(result)
+        if problems:
+            raise fail(f"live demo: {'; '.join(problems)}", code=1)
