@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from evbill.accounts.credentials import account_credentials, account_of
 from evbill.api.context import ApiContext
 from evbill.api.problems import PaymentRequired
 from evbill.payments.model import WalletBelowMinimum
 from evbill.payments.tables import PaymentTokenBindingRow, PaymentWalletRow
-from evbill.store.tables import IdTokenRow
 
 __all__ = ["DRIVER_PREFIX", "POSTPAID", "WALLET", "TokenPayment", "account_mode",
            "admit_start", "bind_wallet_cards", "token_payment"]
@@ -57,7 +57,7 @@ def token_payment(s: Session, id_token: str) -> TokenPayment | None:
     binding = s.get(PaymentTokenBindingRow, id_token)
     if binding is not None:
         return TokenPayment(binding.mode, binding.account, bound=True)
-    account = s.scalar(select(IdTokenRow.account).where(IdTokenRow.value == id_token))
+    account = account_of(s, id_token)
     if account is None or not account.startswith(DRIVER_PREFIX):
         return None
     return TokenPayment(account_mode(s, account), account, bound=False)
@@ -89,8 +89,8 @@ def bind_wallet_cards(ctx: ApiContext, account: str) -> int:
         if account_mode(s, account) != WALLET:
             return 0
         bound = select(PaymentTokenBindingRow.id_token)
-        cards = list(s.scalars(select(IdTokenRow.value).where(
-            IdTokenRow.account == account, IdTokenRow.value.not_in(bound))))
+        known = account_credentials(account)
+        cards = list(s.scalars(known.where(known.selected_columns[0].not_in(bound))))
     done = 0
     for card in cards:
         try:

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, exists, or_, select, update
 
+from evbill.accounts.credentials import session_credential
 from evbill.api.adhoc import FAILED, STARTING
 from evbill.api.context import ApiContext
 from evbill.api.payment_mode import DRIVER_PREFIX, WALLET, token_payment
@@ -111,7 +112,7 @@ def _settle_drivers(ctx: ApiContext) -> list[str]:
         due = list(s.execute(
             select(CdrRow.id, IdTokenRow.value)
             .join(SessionRow, SessionRow.id == CdrRow.session_id)
-            .join(IdTokenRow, IdTokenRow.value == SessionRow.id_token)
+            .join(IdTokenRow, session_credential())
             .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~paid, ~hooked)
             .order_by(CdrRow.id).limit(_BATCH)))  # fmt: skip
     done = []

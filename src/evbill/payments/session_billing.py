@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
+from evbill.accounts.credentials import account_of, credential_key
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
 from evbill.payments.charges import ChargeSource, running_cost
@@ -51,7 +52,7 @@ from evbill.sessions.hooks import SettlementRecorded, StationSettlement
 from evbill.sessions.state import SessionState
 from evbill.store.database import Database
 from evbill.store.outbox import StationCommandOutbox
-from evbill.store.tables import CdrRow, IdTokenRow, SessionRow
+from evbill.store.tables import CdrRow, SessionRow
 from evbill.store.uow import UnitOfWork
 
 __all__ = ["BillingSettings", "SessionBilling", "SweepReport"]
@@ -124,12 +125,14 @@ class SessionBilling:
 
     # --- hooks: may this token start? ----------------------------------------------------
     def check_authorize(self, cmd: Authorize, result: AuthorizationResult) -> AuthorizationResult:
-        return self._admit(cmd.station_id, cmd.id_token.value, cmd.at, result)
+        return self._admit(cmd.station_id, credential_key(cmd.id_token.value, cmd.id_token.type),
+                           cmd.at, result)
 
     def check_start(self, cmd: StartSession, result: AuthorizationResult) -> AuthorizationResult:
         if cmd.id_token is None:
             return result
-        return self._admit(cmd.station_id, cmd.id_token.value, cmd.started_at, result)
+        return self._admit(cmd.station_id, credential_key(cmd.id_token.value, cmd.id_token.type),
+                           cmd.started_at, result)
 
     def _admit(self, station_id: str, id_token: str, at: datetime,
                result: AuthorizationResult) -> AuthorizationResult:
@@ -236,8 +239,7 @@ class SessionBilling:
         if not session.id_token:
             return None
         with self.db.read_sessions() as r:
-            account = r.scalar(select(IdTokenRow.account)
-                               .where(IdTokenRow.value == session.id_token))
+            account = account_of(r, session.id_token)
             if not account:
                 return None
             claimed = select(SessionPaymentRow.reference).where(
