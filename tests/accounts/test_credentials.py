@@ -117,6 +117,19 @@ def test_migration_0013_refuses_duplicates_and_normalises_card_values(
         conn.execute(sa.insert(_tokens_table()), [
             {"value": v, "type": t, "status": "Accepted", "account": a, "created_at": T0}
             for v, t, a in rows])  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO stations (id, time_zone, auto_registered, connected, created_at) "
+            "VALUES ('CS-1', 'Europe/Berlin', false, false, :t)"), {"t": T0})
+        conn.execute(sa.text(
+            "INSERT INTO sessions (station_id, evse_id, connector_id, state, id_token, "
+            "id_token_type, started_at, energy_wh, energy_source, time_zone, start_received, "
+            "stop_received, flags, created_at, updated_at) VALUES ('CS-1', 1, 1, 'completed', "
+            ":tok, :type, :t, '0', 'meter', 'Europe/Berlin', true, true, '[]', :t, :t)"),
+            [{"tok": "0a:0b:0c", "type": "Local", "t": T0},
+             {"tok": "04a1b2c3", "type": "ISO14443", "t": T0}])
+        conn.execute(sa.text(
+            "INSERT INTO payment_token_bindings (id_token, mode, account, created_at) "
+            "VALUES ('0a:0b:0c', 'postpaid', 'fleet.x', :t)"), {"t": T0})
     with pytest.raises(Exception, match=r"04A1B2C3: id 1 \(ISO14443, account driver.victim\), "
                                         r"id 2 \(Central, account driver.evil\)"):
         command.upgrade(config, "head")
@@ -125,8 +138,12 @@ def test_migration_0013_refuses_duplicates_and_normalises_card_values(
     command.upgrade(config, "head")
     with engine.connect() as conn:
         stored = dict(conn.execute(sa.text("SELECT type, value FROM id_tokens")).all())
+        sessions = set(conn.execute(sa.text("SELECT id_token FROM sessions")).scalars())
+        bound = set(conn.execute(sa.text("SELECT id_token FROM payment_token_bindings"))
+                    .scalars())  # fmt: skip
     engine.dispose()
     assert stored == {"ISO14443": "04A1B2C3", "Local": "0A0B0C", "KeyCode": "KEY-1"}
+    assert sessions == {"0A0B0C", "04A1B2C3"} and bound == {"0A0B0C"}  # under the new keys
     db = Database.open(empty_database_url)
     try:
         with pytest.raises(TokenError, match="already registered"):

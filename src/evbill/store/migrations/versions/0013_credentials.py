@@ -42,6 +42,26 @@ def _key(value: str, type_: str) -> str:
     return text
 
 
+_SESSIONS = sa.table("sessions", sa.column("id_token", sa.String()),
+                     sa.column("id_token_type", sa.String()))  # fmt: skip
+_BINDINGS = sa.table("payment_token_bindings", sa.column("id_token", sa.String()))
+
+
+def _rekey_sessions(conn: sa.Connection) -> None:
+    """Sessions are recorded under the credential key from now on: re-key the old ones (one
+    UPDATE per distinct token that changes, not per session)."""
+    pairs = conn.execute(sa.select(_SESSIONS.c.id_token, _SESSIONS.c.id_token_type).distinct()
+                         .where(_SESSIONS.c.id_token.is_not(None))).all()  # fmt: skip
+    for value, type_ in pairs:
+        if type_ is None:
+            continue
+        key = _key(value, type_)
+        if key != value:
+            conn.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id_token == value,
+                                                    _SESSIONS.c.id_token_type == type_)
+                         .values(id_token=key))  # fmt: skip
+
+
 class DuplicateCredentials(RuntimeError):
     """Existing tokens share one credential key: resolve them before upgrading."""
 
@@ -62,10 +82,19 @@ def upgrade() -> None:
             "physical token must be one credential. Delete or re-assign all but one of each, "
             "then upgrade again:\n" + "\n".join(lines)
         )
+    rekeyed: dict[str, str] = {}
     for id_, value, type_, _ in rows:
         key = _key(value, type_)
         if key != value:
             conn.execute(sa.update(_TOKENS).where(_TOKENS.c.id == id_).values(value=key))
+            rekeyed[value] = key
+    _rekey_sessions(conn)
+    for old, new in rekeyed.items():  # a binding names the card by its stored value
+        taken = conn.execute(sa.select(_BINDINGS.c.id_token)
+                             .where(_BINDINGS.c.id_token == new)).first()  # fmt: skip
+        if taken is None:
+            conn.execute(sa.update(_BINDINGS).where(_BINDINGS.c.id_token == old)
+                         .values(id_token=new))  # fmt: skip
     with op.batch_alter_table("id_tokens") as batch:
         batch.drop_constraint("uq_id_tokens_value_type", type_="unique")
         batch.create_unique_constraint("uq_id_tokens_value", ["value"])
