@@ -126,3 +126,13 @@ def test_an_issued_card_prints_its_code_and_a_driver_links_it(data_dir: Path,
     assert linked.status_code == 201, linked.text
     code, _, err = run("tokens", "issue", "04AABBCCDDEEFF", "--type", "Central")
     assert code == 2 and "already registered" in err
+    assert run("tokens", "issue", "0A0B0C0D")[0] == 0
+    listed = [line.split("\t") for line in run("tokens", "list")[1].strip().splitlines()]
+    account = me_account(api, driver)
+    assert listed == [["04AABBCCDDEEFF", "ISO14443", "Accepted", account],
+                      ["0A0B0C0D", "ISO14443", "Accepted", "issued"]]
+
+
+def me_account(api: TestClient, headers: dict[str, str]) -> str:
+    user_id = api.get("/api/v1/me", headers=headers).json()["user_id"]
+    return f"driver.{user_id}"

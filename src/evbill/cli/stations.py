@@ -104,6 +104,21 @@ def tokens_add(
     console.print(f"{type_.value} token {row.value} added ({status})", highlight=False)
 
 
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Show the tokens (key, type, status, account; `issued` while a card awaits its driver),
+    one per line on stdout, tab-separated."""
+    from sqlalchemy import select
+
+    from evbill.store.tables import IdTokenRow
+
+    with _database() as db, db.read_sessions() as s:
+        rows = list(s.scalars(select(IdTokenRow).order_by(IdTokenRow.id)))
+    for row in rows:
+        account = row.account or ("issued" if row.claim_code_hash else "")
+        typer.echo(f"{row.value}\t{row.type}\t{row.status}\t{account}")
+
+
 @tokens_app.command("issue")
 def tokens_issue(
     value: Annotated[str, typer.Argument(metavar="UID")],

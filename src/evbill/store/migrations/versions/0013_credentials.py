@@ -3,7 +3,7 @@
 Card-like values (Local, Central, KeyCode) get the same normalisation as ISO14443 UIDs; the
 unique key moves from (value, type) to value alone. Two existing rows with the same key (the
 same card registered twice under different types, attack F1 of issue 11) stop the upgrade
-with the list, for an operator to resolve (`evbill tokens list`, then keep one of each).
+with the list, for an operator to resolve in SQL (keep one row of each, delete the others).
 
 Revision ID: 0013
 Revises: 0009_dedup_retention
@@ -79,8 +79,9 @@ def upgrade() -> None:
                  for k, v in sorted(clashes.items())]  # fmt: skip
         raise DuplicateCredentials(
             "id_tokens: these values are registered more than once under different types; one "
-            "physical token must be one credential. Delete or re-assign all but one of each, "
-            "then upgrade again:\n" + "\n".join(lines)
+            "physical token must be one credential. Keep the rightful one of each and delete "
+            "the others (DELETE FROM id_tokens WHERE id IN (…)), then upgrade again:\n"
+            + "\n".join(lines)
         )
     rekeyed: dict[str, str] = {}
     for id_, value, type_, _ in rows:
