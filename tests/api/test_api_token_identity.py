@@ -7,6 +7,7 @@ with the verification code the operator issued with it, and one value is one cre
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from api_world import World, _session, bearer
 from fastapi.testclient import TestClient
@@ -69,10 +70,23 @@ def test_a_driver_cannot_claim_another_drivers_card_under_any_type(
                           client.get("/api/v1/me/cdrs", headers=attacker).json()["items"]}
     wallet = client.get("/api/v1/me/wallet", headers=attacker).json()
     assert wallet["balance"] == balance  # the attacker's wallet paid nothing of it
+
+    # The attacker's wallet falls below the station's minimum (10.00 EUR): their own card is
+    # refused, the victim's card is not.
+    _session(world.service, world.clock, "A-1", 1, "AA11BB22",
+             world.clock.now + timedelta(hours=1), 60, "10", stop=True)  # 3.57 EUR
+    settle_due(ctx)
+    low = client.get("/api/v1/me/wallet", headers=attacker).json()["balance"]["amount"]
+    assert Decimal(low) < Decimal("10.00")
+
+    def answer(card: str, kind: IdTokenType) -> AuthorizationStatus:
+        assert world.service is not None
+        return world.service.authorize(Authorize(station_id="B-1", at=world.clock.now,
+                                                 id_token=IdToken(card, kind))).status
+
+    assert answer("AA11BB22", IdTokenType.ISO14443) is AuthorizationStatus.BLOCKED
     for kind in (IdTokenType.ISO14443, IdTokenType.LOCAL, IdTokenType.CENTRAL):
-        answer = world.service.authorize(Authorize(station_id="B-1", at=world.clock.now,
-                                                   id_token=IdToken(VICTIM_CARD, kind)))
-        assert answer.status is AuthorizationStatus.ACCEPTED, kind
+        assert answer(VICTIM_CARD, kind) is AuthorizationStatus.ACCEPTED, kind
 
 
 def test_an_issued_card_is_linked_once_with_its_code(
