@@ -41,8 +41,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from api_load import load, user_id
+from evbill.accounts.crypto import FieldCipher
 from evbill.api.app import create_app
-from evbill.api.crypto import FieldCipher
 from evbill.api.settings import ApiSettings
 from evbill.api.workers import run_workers
 from evbill.config import Settings

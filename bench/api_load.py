@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from evbill.api.crypto import FieldCipher
+from evbill.accounts.crypto import FieldCipher
 from evbill.sessions.tariff_book import TariffBook
 from evbill.store.database import Database
 

@@ -17,7 +17,7 @@ from evbill.api.commands import adhoc_service
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
 from evbill.api.tables import TariffOwnerRow, UserRow
-from evbill.api.users import UserService
+from evbill.api.users import users_of
 from evbill.config import Settings
 from evbill.invoicing.tables import DocumentRow
 from evbill.money import Money
@@ -75,6 +75,10 @@ def api_settings() -> ApiSettings:
                        settle_interval_s=0)
 
 
+#: Cards issued (unlinked) in every world, with their verification codes in `claim_codes`.
+ISSUED_CARDS = ("0102030405", "EE55FF66", "NEW-CARD-1", "NEW-CARD-2")
+
+
 @dataclass
 class World:
     db: Database
@@ -90,6 +94,7 @@ class World:
     card_tokens: dict[str, str] = field(default_factory=dict)  # label → provider token
     payments: dict[str, str] = field(default_factory=dict)  # label → ad hoc payment id
     payment_keys: dict[str, str] = field(default_factory=dict)
+    claim_codes: dict[str, str] = field(default_factory=dict)  # issued card uid → its code
     dunning: str = ""
     receipt: str = ""
     service: SessionService | None = None  # the gateway's session service, billing hooks on
@@ -138,10 +143,11 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     book.add(tariff_json("TA"), now=T0, station_id="A-1", valid_from=T0 - timedelta(days=60))
     book.add(tariff_json("TB", "0.50"), now=T0, station_id="B-1",
              valid_from=T0 - timedelta(days=60))
-    users = UserService(ctx)
+    users = users_of(ctx)
     specs = [("driver", Role.DRIVER, None), ("driver2", Role.DRIVER, None),
              ("admin", Role.OPERATOR_ADMIN, "op-a"), ("finance", Role.FINANCE, "op-a"),
-             ("admin_b", Role.OPERATOR_ADMIN, "op-b"), ("finance_b", Role.FINANCE, "op-b")]
+             ("admin_b", Role.OPERATOR_ADMIN, "op-b"), ("finance_b", Role.FINANCE, "op-b"),
+             ("clerk", Role.FINANCE, "op-a")]  # a staff user for the paths, never a caller
     for label, role, operator in specs:
         user = users.create(f"{label}@example.org", PASSWORD, label.title(), role, operator)
         world.users[label] = user
@@ -149,6 +155,8 @@ def build_world(db: Database, ctx: ApiContext, clock: Clock) -> World:
     for label, card in (("driver", "AA11BB22"), ("driver2", "CC33DD44")):
         row = tokens.add(card, now=T0, account=world.users[label].token_account)
         world.card_ids[label] = row.id
+    for uid in ISSUED_CARDS:  # cards the operator issued, for drivers to link with the code
+        world.claim_codes[uid] = tokens.issue(uid, ctx.claim_codes, now=T0).code
     service = gateway_sessions(db, ctx, clock)
     world.service = service
     world.sessions["driver_done"] = _session(service, clock, "A-1", 1, "AA11BB22", T0, 60,

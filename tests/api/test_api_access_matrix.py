@@ -38,7 +38,7 @@ def path_values(world: World) -> dict[str, str]:
         "method_id": world.methods["driver"], "key_id": world.keys["a_path"],
         "tariff_id": "TA", "payment_id": world.payments["a"], "challenge_ref": "chl_unknown",
         "reference": world.cdrs["driver_done"], "dunning_id": world.dunning,
-        "number": world.receipt, "kind": "cii",
+        "number": world.receipt, "kind": "cii", "user_id": world.users["clerk"].id,
     }  # fmt: skip
 
 
@@ -54,7 +54,12 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
                                           "password": "long enough password"},
         ("POST", "/api/v1/auth/token"): {"email": "driver@example.org", "password": PASSWORD},
         ("POST", "/api/v1/me/sessions"): {"station_id": "A-1", "evse_id": 1},
-        ("POST", "/api/v1/me/id-tokens"): {"uid": "0102030405"},
+        ("POST", "/api/v1/me/id-tokens"): {"uid": "0102030405",
+                                           "verification_code": world.claim_codes["0102030405"]},
+        ("POST", "/api/v1/operator/users"): {"email": "staff@example.org", "name": "Staff",
+                                             "password": "long enough password",
+                                             "role": "finance"},
+        ("POST", "/api/v1/operator/id-tokens"): {"uid": "0A0B0C0D"},
         ("POST", "/api/v1/me/payment-methods"): {"token": world.card_tokens["driver"]},
         ("POST", "/api/v1/me/wallet/top-ups"): {"amount": "10.00",
                                                 "payment_method_id": world.methods["driver"]},

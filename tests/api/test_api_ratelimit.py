@@ -19,7 +19,7 @@ from evbill.api.auth import Role
 from evbill.api.context import ApiContext
 from evbill.api.ratelimit import LoginLimiter
 from evbill.api.tables import LoginFailureRow
-from evbill.api.users import UserService
+from evbill.api.users import users_of
 from evbill.config import Settings
 from evbill.payments.providers.sandbox import SandboxProvider
 from evbill.store.database import Database
@@ -58,7 +58,7 @@ def two_apps(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Te
                        clock=clock, provider=SandboxProvider(clock=clock, namespace="t"))
             for db in dbs]  # fmt: skip
     ctx: ApiContext = apps[0].state.evbill
-    UserService(ctx).create("ana@example.org", PASSWORD, "Ana", Role.DRIVER)
+    users_of(ctx).create("ana@example.org", PASSWORD, "Ana", Role.DRIVER)
     try:
         with TestClient(apps[0], client=("10.0.0.1", 1)) as a, \
                 TestClient(apps[1], client=("10.0.0.2", 1)) as b:  # fmt: skip

@@ -199,7 +199,8 @@ def test_a_new_cards_sessions_show_in_history(client: TestClient, world: World,
     headers = bearer(world, "driver")
     before = {s["id"] for s in client.get("/api/v1/me/sessions", headers=headers).json()["items"]}
     assert ctx.cards.get(world.users["driver"].token_account) is not None  # remembered
-    added = client.post("/api/v1/me/id-tokens", json={"uid": "EE55FF66"}, headers=headers)
+    added = client.post("/api/v1/me/id-tokens", headers=headers, json={
+        "uid": "EE55FF66", "verification_code": world.claim_codes["EE55FF66"]})
     assert added.status_code == 201, added.text
     service = SessionService(world.db, Settings(), clock=world.clock)
     started = service.start(StartSession(station_id="A-1", evse_id=1, connector_id=1,

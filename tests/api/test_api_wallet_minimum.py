@@ -95,7 +95,8 @@ def test_a_wallet_payers_new_card_is_bound_and_a_postpaid_drivers_is_not(
     client: TestClient, world: World
 ) -> None:
     for label, uid in (("driver", "NEW-CARD-1"), ("driver2", "NEW-CARD-2")):
-        r = client.post("/api/v1/me/id-tokens", json={"uid": uid, "type": "ISO14443"},
+        r = client.post("/api/v1/me/id-tokens", json={"uid": uid, "type": "ISO14443",
+                                                      "verification_code": world.claim_codes[uid]},
                         headers=bearer(world, label))
         assert r.status_code == 201, r.text
     assert _binding(world, "NEW-CARD-1") == "wallet"  # driver topped up: a wallet payer

@@ -28,7 +28,7 @@ from evbill.api.context import ApiContext
 from evbill.api.server import serve_api
 from evbill.api.settings import ApiSettings
 from evbill.api.tables import TariffOwnerRow
-from evbill.api.users import UserService
+from evbill.api.users import users_of
 from evbill.config import Settings
 from evbill.ocpp.auth import StoreCredentials, hash_station_password
 from evbill.ocpp.server import Gateway, GatewayConfig
@@ -97,7 +97,7 @@ def seed(db: Database, ctx: ApiContext, now: datetime) -> None:
         s.add(TariffOwnerRow(tariff_id="PT-AC", operator_id=OPERATOR))
     TariffBook(db).add(json.dumps(TARIFF), now=now, station_id=STATION,
                        valid_from=now - timedelta(days=30))
-    users = UserService(ctx)
+    users = users_of(ctx)
     driver = users.create("dana@example.org", USER_PASSWORD, "Dana Driver", Role.DRIVER)
     users.create("oscar@example.org", USER_PASSWORD, "Oscar Operator", Role.OPERATOR_ADMIN,
                  OPERATOR)

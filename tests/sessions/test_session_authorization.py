@@ -50,7 +50,10 @@ def ask(service: SessionService, value: str, type_: IdTokenType = IdTokenType.IS
         ("de8eoc12e45a673", IdTokenType.EMAID, 0, S.ACCEPTED),  # Plug & Charge
         ("DE-8EO-C99E45A67-3", IdTokenType.EMAID, 0, S.UNKNOWN),
         ("1234", IdTokenType.KEY_CODE, 0, S.ACCEPTED),
-        ("1234", IdTokenType.LOCAL, 0, S.UNKNOWN),  # other type, no 1.6 fallback
+        ("1234", IdTokenType.LOCAL, 0, S.ACCEPTED),  # card-like types: one namespace
+        ("04a1b2c3d4e5f6", IdTokenType.LOCAL, 0, S.ACCEPTED),  # a 2.0.1 "Local" card
+        ("DEADBEEF0001", IdTokenType.ISO14443, 0, S.UNKNOWN),  # a MAC is not a card
+        ("DE8EOC12E45A673", IdTokenType.ISO14443, 0, S.UNKNOWN),  # nor is an eMAID
         ("ANY-REMOTE-START", IdTokenType.CENTRAL, 0, S.ACCEPTED),
         ("OPS-CENTRAL-9", IdTokenType.CENTRAL, 0, S.BLOCKED),
         ("", IdTokenType.NO_AUTHORIZATION, 0, S.ACCEPTED),

@@ -30,6 +30,7 @@ from evbill.api.routers import (
     operator,
     payments,
     public,
+    staff,
     tariffs,
 )
 from evbill.api.settings import ApiSettings, resolve_secrets
@@ -88,7 +89,8 @@ def create_app(
     app.state.evbill = ctx
     install_problem_handlers(app)
     app.state.routers = []
-    for module in (auth, driver, account, documents, operator, tariffs, payments, public):
+    for module in (auth, driver, account, documents, operator, staff, tariffs, payments,
+                   public):
         mount(app, module.router)
     from evbill.portal.routes import install_portal
 

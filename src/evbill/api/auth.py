@@ -13,12 +13,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired
 
+from evbill.accounts.users import API_KEY_PREFIX, STAFF, Role, hash_key_secret
 from evbill.api.context import ApiContext, context_of
 from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
 from evbill.api.tables import ApiKeyRow, UserRow
@@ -26,6 +26,7 @@ from evbill.api.tables import ApiKeyRow, UserRow
 __all__ = [
     "API_KEY_PREFIX",
     "COOKIE_NAME",
+    "STAFF",
     "Allow",
     "Principal",
     "Public",
@@ -37,17 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-API_KEY_PREFIX = "evk_"
 COOKIE_NAME = "evbill_session"
-
-
-class Role(StrEnum):
-    DRIVER = "driver"
-    OPERATOR_ADMIN = "operator_admin"
-    FINANCE = "finance"
-
-
-STAFF = (Role.OPERATOR_ADMIN, Role.FINANCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +55,6 @@ class Principal:
         if self.operator_id is None:
             raise Forbidden("role: this endpoint is for operator staff")
         return self.operator_id
-
-
-def hash_key_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def issue_token(ctx: ApiContext, user: UserRow) -> str:

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from fastapi import Request
 from itsdangerous import URLSafeTimedSerializer
 
-from evbill.api.crypto import FieldCipher, Passwords
+from evbill.accounts.credentials import ClaimCodes
+from evbill.accounts.crypto import FieldCipher, Passwords
 from evbill.api.live import TariffMemo
 from evbill.api.ratelimit import LoginLimiter, TtlCache
 from evbill.api.settings import ApiSettings
@@ -51,6 +52,7 @@ class ApiContext:
     invoicing: InvoicingService = field(init=False)
     passwords: Passwords = field(init=False)
     cipher: FieldCipher = field(init=False)
+    claim_codes: ClaimCodes = field(init=False)
     tokens: URLSafeTimedSerializer = field(init=False)
     cookies: URLSafeTimedSerializer = field(init=False)
     limiter: LoginLimiter = field(init=False)
@@ -67,6 +69,7 @@ class ApiContext:
         self.passwords = Passwords(time_cost=self.api.argon2_time_cost,
                                    memory_kib=self.api.argon2_memory_kib)  # fmt: skip
         self.cipher = FieldCipher(self.api.field_key.get_secret_value())
+        self.claim_codes = ClaimCodes(secret)
         self.tokens = URLSafeTimedSerializer(secret, salt="evbill.api.token")
         self.cookies = URLSafeTimedSerializer(secret, salt="evbill.portal.session")
         self.limiter = LoginLimiter(self.db, self.api.login_attempts, self.api.login_window_s,

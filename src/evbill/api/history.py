@@ -14,12 +14,13 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from evbill.accounts.credentials import account_credentials
 from evbill.api.auth import Principal, Role
 from evbill.api.pagination import Window, encode_cursor, keyset
 from evbill.api.problems import NotFound
 from evbill.api.ratelimit import TtlCache
 from evbill.money import Money
-from evbill.store.tables import CdrRow, IdTokenRow, SessionRow, StationRow
+from evbill.store.tables import CdrRow, SessionRow, StationRow
 
 __all__ = [
     "Page",
@@ -64,7 +65,7 @@ def scope_filter(principal: Principal, s: Session | None = None) -> ColumnElemen
     history query walks `ix_sessions_id_token_started` per card instead of the whole table.
     """
     if principal.role is Role.DRIVER:
-        cards = select(IdTokenRow.value).where(IdTokenRow.account == principal.token_account)
+        cards = account_credentials(principal.token_account)
         if s is not None:
             return SessionRow.id_token.in_(list(s.scalars(cards)))
         return SessionRow.id_token.in_(cards)
@@ -75,7 +76,7 @@ def scope_filter(principal: Principal, s: Session | None = None) -> ColumnElemen
 _SESSIONS = cast(Table, SessionRow.__table__)
 _CDRS = cast(Table, CdrRow.__table__)
 _STATIONS = cast(Table, StationRow.__table__)
-_CARDS = select(IdTokenRow.value).where(IdTokenRow.account == bindparam("account"))
+_CARDS = account_credentials(bindparam("account"))
 #: What a history item shows (read by `_item`), and where it comes from: a session with its
 #: CDR, if rated.
 _COLUMNS = (_SESSIONS.c.id, _SESSIONS.c.station_id, _SESSIONS.c.evse_id, _SESSIONS.c.state,

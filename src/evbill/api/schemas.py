@@ -143,6 +143,25 @@ class CdrPage(BaseModel):
 class IdTokenIn(Body):
     uid: str = Field(min_length=1, max_length=255)
     type: str = Field(default="ISO14443", max_length=32)
+    verification_code: str = Field(
+        min_length=1, max_length=32,
+        description="the code the operator issued with the card (proof of possession)",
+    )
+
+
+class IssueIdTokenIn(Body):
+    uid: str = Field(min_length=1, max_length=255)
+    type: str = Field(default="ISO14443", max_length=32)
+    group_id: str | None = Field(default=None, max_length=64)
+
+
+class IssuedIdTokenOut(BaseModel):
+    id: int
+    uid: str
+    type: str
+    status: str
+    group_id: str | None
+    verification_code: str = Field(description="print it on the card; shown only once")
 
 
 class IdTokenOut(BaseModel):

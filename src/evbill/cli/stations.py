@@ -104,6 +104,49 @@ def tokens_add(
     console.print(f"{type_.value} token {row.value} added ({status})", highlight=False)
 
 
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Show the tokens (key, type, status, account; `issued` while a card awaits its driver),
+    one per line on stdout, tab-separated."""
+    from sqlalchemy import select
+
+    from evbill.store.tables import IdTokenRow
+
+    with _database() as db, db.read_sessions() as s:
+        rows = list(s.scalars(select(IdTokenRow).order_by(IdTokenRow.id)))
+    for row in rows:
+        account = row.account or ("issued" if row.claim_code_hash else "")
+        typer.echo(f"{row.value}\t{row.type}\t{row.status}\t{account}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    value: Annotated[str, typer.Argument(metavar="UID")],
+    type_: Annotated[IdTokenType, typer.Option("--type")] = IdTokenType.ISO14443,
+    status: Annotated[str, typer.Option(help="/".join(TOKEN_STATUSES))] = "Accepted",
+    group_id: Annotated[str | None, typer.Option("--group")] = None,
+) -> None:
+    """Register a card for a driver to link, and print its verification code (stdout).
+
+    Print the code on the card or its letter: a driver links the card to their account with
+    it (POST /api/v1/me/id-tokens). Only a keyed hash of it is stored; it is shown once."""
+    from evbill.accounts.credentials import ClaimCodes
+    from evbill.api.settings import ApiSettings, resolve_secrets
+
+    api = resolve_secrets(ApiSettings(), get_settings().data_dir)
+    assert api.secret_key is not None
+    codes = ClaimCodes(api.secret_key.get_secret_value())
+    with _database() as db:
+        try:
+            issued = TokenRegistry(db).issue(value, codes, type_=type_, status=status,
+                                             group_id=group_id, now=utc_now())
+        except TokenError as exc:
+            raise fail(str(exc)) from None
+    typer.echo(issued.code)
+    console.print(f"{type_.value} card {issued.row.value} issued ({status}); verification "
+                  "code on stdout", highlight=False)  # fmt: skip
+
+
 @tariffs_app.command("add")
 def tariffs_add(
     file: Annotated[Path, typer.Argument(metavar="FILE.json", exists=True, dir_okay=False)],

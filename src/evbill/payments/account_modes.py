@@ -19,13 +19,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evbill.accounts.credentials import account_of
 from evbill.ledger import accounts as ledger_accounts
 from evbill.ledger.errors import InvalidAccount
 from evbill.payments.context import log
 from evbill.payments.refusals import Invalid
 from evbill.payments.tables import PaymentAccountModeRow, PaymentTokenBindingRow
 from evbill.store.database import Database
-from evbill.store.tables import IdTokenRow
 
 __all__ = ["ACCOUNT_MODES", "DEFAULT", "AccountModes", "account_binding", "token_account"]
 
@@ -36,9 +36,8 @@ _DRIVER, _ADHOC = "driver.", "adhoc."
 
 
 def token_account(s: Session, id_token: str) -> str | None:
-    """The account a presented token belongs to. One small function so the accounts
-    package's single token look-up can replace it in one place."""
-    return s.scalar(select(IdTokenRow.account).where(IdTokenRow.value == id_token).limit(1))
+    """The account a presented token belongs to: the accounts package's one look-up."""
+    return account_of(s, id_token)
 
 
 def account_binding(s: Session, id_token: str, now: datetime) -> PaymentTokenBindingRow | None:

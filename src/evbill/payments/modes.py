@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from evbill.accounts.credentials import account_credentials
 from evbill.payments.account_modes import token_account
 from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletBelowMinimum
@@ -27,7 +28,6 @@ from evbill.payments.tables import (
     PaymentTokenBindingRow,
     PaymentWalletRow,
 )
-from evbill.store.tables import IdTokenRow
 
 __all__ = ["DRIVER_PREFIX", "POSTPAID", "WALLET", "TokenPayment", "account_mode",
            "admit_start", "bind_wallet_cards", "token_payment"]
@@ -99,8 +99,8 @@ def bind_wallet_cards(ctx: PaymentsApp, account: str) -> int:
         if account_mode(s, account) != WALLET:
             return 0
         bound = select(PaymentTokenBindingRow.id_token)
-        cards = list(s.scalars(select(IdTokenRow.value).where(
-            IdTokenRow.account == account, IdTokenRow.value.not_in(bound))))
+        known = account_credentials(account)
+        cards = list(s.scalars(known.where(known.selected_columns[0].not_in(bound))))
     done = 0
     for card in cards:
         try:

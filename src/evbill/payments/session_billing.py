@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
+from evbill.accounts.credentials import credential_key
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
 from evbill.payments.account_modes import account_binding, token_account
@@ -137,12 +138,14 @@ class SessionBilling:
 
     # --- hooks: may this token start? ----------------------------------------------------
     def check_authorize(self, cmd: Authorize, result: AuthorizationResult) -> AuthorizationResult:
-        return self._admit(cmd.station_id, cmd.id_token.value, cmd.at, result)
+        return self._admit(cmd.station_id, credential_key(cmd.id_token.value, cmd.id_token.type),
+                           cmd.at, result)
 
     def check_start(self, cmd: StartSession, result: AuthorizationResult) -> AuthorizationResult:
         if cmd.id_token is None:
             return result
-        return self._admit(cmd.station_id, cmd.id_token.value, cmd.started_at, result)
+        return self._admit(cmd.station_id, credential_key(cmd.id_token.value, cmd.id_token.type),
+                           cmd.started_at, result)
 
     def _admit(self, station_id: str, id_token: str, at: datetime,
                result: AuthorizationResult) -> AuthorizationResult:

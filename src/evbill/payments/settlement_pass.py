@@ -23,6 +23,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from evbill.accounts.credentials import session_credential
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.sources import charged_session
 from evbill.ledger.postings import VatLine
@@ -148,9 +149,8 @@ def _settle_drivers(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]
 
 
 def _driver_token_join() -> Any:
-    """How a session finds its driver's card. One small function so the accounts package's
-    single token look-up can replace it in one place."""
-    return IdTokenRow.value == SessionRow.id_token
+    """How a session finds its driver's card: the accounts package's one credential join."""
+    return session_credential()
 
 
 def _settle_driver(ctx: PaymentsApp, cdr_id: str, session_id: int,

@@ -11,7 +11,7 @@ from evbill.api.auth import COOKIE_NAME, Public, Role, cookie_principal, new_coo
 from evbill.api.context import context_of
 from evbill.api.problems import Problem
 from evbill.api.tables import UserRow
-from evbill.api.users import UserService
+from evbill.api.users import sign_in, translated, users_of
 from evbill.portal.csrf import CsrfCheck
 from evbill.portal.page import page
 
@@ -52,7 +52,7 @@ def login(request: Request, email: Annotated[str, Form()], password: Annotated[s
           next: Annotated[str, Form()] = "") -> Response:  # fmt: skip
     client = request.client.host if request.client else "unknown"
     try:
-        user = UserService(context_of(request)).sign_in(email, password, client)
+        user = sign_in(context_of(request), email, password, client)
     except Problem as exc:
         return page(request, "login.html", None, status=exc.status, next=next, email=email,
                     error="Unknown email or wrong password." if exc.status == 401 else exc.detail)
@@ -68,7 +68,8 @@ def signup_form(request: Request) -> Response:
 def signup(request: Request, email: Annotated[str, Form()], name: Annotated[str, Form()],
            password: Annotated[str, Form()]) -> Response:  # fmt: skip
     try:
-        user = UserService(context_of(request)).create(email, password, name, Role.DRIVER)
+        with translated():
+            user = users_of(context_of(request)).create(email, password, name, Role.DRIVER)
     except Problem as exc:
         return page(request, "signup.html", None, status=exc.status, error=exc.detail,
                     email=email, name=name)  # fmt: skip

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evbill.store.tables import CdrRow, IdTokenRow, SessionRow
+from evbill.accounts.credentials import account_credentials
+from evbill.store.tables import CdrRow, SessionRow
 
 __all__ = ["MonthFigures", "driver_months", "month_starts"]
 
@@ -41,7 +42,7 @@ def driver_months(s: Session, account: str, now: datetime, tz: str,
     zone = ZoneInfo(tz)
     months = month_starts(now, count, zone)
     since = datetime(months[0].year, months[0].month, 1, tzinfo=zone)
-    cards = select(IdTokenRow.value).where(IdTokenRow.account == account)
+    cards = account_credentials(account)
     rows = s.execute(
         select(SessionRow.started_at, CdrRow.total_energy_wh, CdrRow.total_cost_incl_vat,
                CdrRow.currency)

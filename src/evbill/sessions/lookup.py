@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from evbill.accounts.tokens import normalize_token
+from evbill.accounts.credentials import find_credential
 from evbill.config import Settings
 from evbill.sessions.authorization import TokenRecord, decide
 from evbill.sessions.commands import AuthorizationResult, IdToken, IdTokenType
@@ -32,13 +32,14 @@ def require_station(uow: UnitOfWork, station_id: str) -> StationRow:
 def authorize_token(
     uow: UnitOfWork, token: IdToken | None, at: datetime, settings: Settings
 ) -> AuthorizationResult:
-    """Look the token up (see `evbill.sessions.authorization` for the policy) and decide."""
+    """Look the token up (see `evbill.sessions.authorization` for the policy) and decide.
+
+    The credential is found by `evbill.accounts.credentials.find_credential`: a card answers
+    whatever card-like type the station reports (ISO14443, ISO15693, Local, Central, KeyCode);
+    eMAID and MacAddress match only their own kind."""
     record = None
     if token is not None and token.type is not IdTokenType.NO_AUTHORIZATION:
-        value = normalize_token(token.value, token.type)
-        row = uow.tokens.find(value, token.type.value)
-        if row is None and token.type is IdTokenType.ISO14443:
-            row = uow.tokens.find(value) or uow.tokens.find(token.value.strip())
+        row = find_credential(uow.session, token.value, token.type)
         if row is not None:
             record = TokenRecord(row.status, row.group_id, row.expires_at)
     return decide(token, record, at, accept_no_authorization=settings.accept_no_authorization)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from evbill.accounts.credentials import credential_key
 from evbill.config import Settings
 from evbill.sessions.commands import (
     AuthorizationResult,
@@ -62,7 +63,8 @@ def _new_session(
 
 def _set_token(row: SessionRow, token: IdToken | None, auth: AuthorizationResult) -> None:
     if token is not None and token.type is not IdTokenType.NO_AUTHORIZATION:
-        row.id_token, row.id_token_type = token.value, token.type.value
+        # recorded under its credential key, the value history and billing look it up by
+        row.id_token, row.id_token_type = credential_key(token.value, token.type), token.type.value
     row.authorization_status = auth.status.value
     if auth.status is not AuthorizationStatus.ACCEPTED:
         add_flag(row, SessionFlag.AUTHORIZATION_REJECTED,

@@ -34,10 +34,10 @@ def create_login(db: Database, settings: Settings, provider: SandboxProvider,
     from evbill.api.auth import Role
     from evbill.api.context import ApiContext
     from evbill.api.settings import ApiSettings, resolve_secrets
-    from evbill.api.users import UserService
+    from evbill.api.users import users_of
 
     # The portal later started on this data folder reads the same keys (api-secrets.json).
     api = resolve_secrets(ApiSettings(), Path(settings.data_dir))
     ctx = ApiContext(db, settings, api, provider, clock)
-    user = UserService(ctx).create(email, password, name, Role(role), operator)
+    user = users_of(ctx).create(email, password, name, Role(role), operator)
     return DemoLogin(email, password, role, user.token_account)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Integer, String, and_, case, column, delete, literal, or_, select, table
 from sqlalchemy.orm import Session
 
+from evbill.accounts.credentials import same_kind_types
 from evbill.store.tables import (
     CdrRow,
     ConnectorRow,
@@ -94,12 +95,7 @@ class TokenRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def find(self, value: str, type_: str | None = None) -> IdTokenRow | None:
-        """The token with this (normalised) value and type; any type when `type_` is None."""
-        stmt = select(IdTokenRow).where(IdTokenRow.value == value)
-        if type_ is not None:
-            stmt = stmt.where(IdTokenRow.type == type_)
-        return self._s.scalars(stmt.order_by(IdTokenRow.id)).first()
+    # Lookups go through `evbill.accounts.credentials.find_credential` (one key for all).
 
     def add(self, row: IdTokenRow) -> IdTokenRow:
         self._s.add(row)
@@ -212,8 +208,8 @@ def _group_candidates(
     """Group-tariff candidates (rank 4): the token's group on the station's operator network."""
     g = _GROUP_TARIFFS.c
     token_match = [IdTokenRow.value == id_token]
-    if id_token_type is not None:
-        token_match.append(IdTokenRow.type == id_token_type)
+    if id_token_type is not None:  # a card answers whatever card-like type was reported
+        token_match.append(IdTokenRow.type.in_(same_kind_types(id_token_type)))
     return (
         select(g.tariff_pk, literal(4).label("rank"), g.valid_from, g.id)
         .join(IdTokenRow, IdTokenRow.group_id == g.group_id)

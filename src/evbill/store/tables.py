@@ -109,16 +109,19 @@ class ConnectorRow(Base):
 
 class IdTokenRow(Base):
     __tablename__ = "id_tokens"
-    __table_args__ = (UniqueConstraint("value", "type"),)
+    # One value, one credential, whatever the type (see accounts.credentials).
+    __table_args__ = (UniqueConstraint("value"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    value: Mapped[str] = mapped_column(String(255))  # normalised (see accounts.tokens)
+    value: Mapped[str] = mapped_column(String(255))  # the credential key (accounts.credentials)
     type: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))  # Accepted | Blocked | Invalid
     account: Mapped[str | None] = mapped_column(String(128))
     group_id: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Keyed hash of the verification code an issued card is linked with; None once linked.
+    claim_code_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class TariffRow(Base):

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy import select
 
-from evbill.accounts.tokens import TokenError, TokenRegistry
+from evbill.accounts.tokens import ClaimRefused, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
-from evbill.api.problems import BadRequest, Conflict, NotFound
+from evbill.api.problems import BadRequest, Conflict, NotFound, TooManyRequests
 from evbill.api.schemas import (
     IdTokenIn,
     IdTokenOut,
@@ -47,17 +47,25 @@ def my_cards(request: Request, who: Driver) -> list[IdTokenOut]:
 
 @router.post("/id-tokens", status_code=201)
 def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
-    """Register an RFID card (or another token) for your account."""
+    """Link a card the operator issued to your account, with the verification code printed
+    on it (proof of possession; see docs/accounts.md). Linking the same card again is a no-op.
+    Failed attempts are limited per driver like sign-ins."""
     ctx = context_of(request)
     try:
         kind = IdTokenType(body.type)
     except ValueError:
         raise BadRequest(f"type: {body.type!r} is not an OCPP IdTokenType") from None
+    limit_key = [f"card-claim:{_account(who)}"]
+    attempt = ctx.limiter.attempt(limit_key, ctx.clock())
+    if wait := attempt.retry_after:
+        raise TooManyRequests(f"verification_code: too many failed attempts; retry in {wait} s",
+                              headers={"Retry-After": str(wait)})  # fmt: skip
     try:
-        row = TokenRegistry(ctx.db).add(body.uid, type_=kind, account=who.token_account,
-                                        now=ctx.clock())  # fmt: skip
-    except TokenError as exc:
-        raise Conflict(str(exc)) from None
+        row = TokenRegistry(ctx.db).claim(body.uid, body.verification_code, _account(who),
+                                          ctx.claim_codes, type_=kind)  # fmt: skip
+    except ClaimRefused as exc:
+        raise Conflict(str(exc)) from None  # the attempt stays counted
+    ctx.limiter.succeeded(attempt, limit_key)
     ctx.cards.forget(_account(who))  # this process's history shows the new card at once
     bind_wallet_cards(ctx, _account(who))  # a wallet payer's new card meets the minimum
     return _token_out(row)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from evbill.api.auth import ALL_ROLES, Allow, Principal, Public, Role, issue_token
 from evbill.api.context import context_of
 from evbill.api.schemas import ProfileOut, SignIn, SignUp, TokenOut
-from evbill.api.users import UserService
+from evbill.api.users import sign_in as check_sign_in
+from evbill.api.users import translated, users_of
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -22,7 +23,8 @@ def client_of(request: Request) -> str:
 def sign_up(body: SignUp, request: Request) -> TokenOut:
     """Create a driver account and return a bearer token."""
     ctx = context_of(request)
-    user = UserService(ctx).create(body.email, body.password, body.name, Role.DRIVER)
+    with translated():
+        user = users_of(ctx).create(body.email, body.password, body.name, Role.DRIVER)
     return TokenOut(access_token=issue_token(ctx, user), expires_in=ctx.api.token_ttl_s)
 
 
@@ -30,13 +32,17 @@ def sign_up(body: SignUp, request: Request) -> TokenOut:
 def sign_in(body: SignIn, request: Request) -> TokenOut:
     """Exchange email and password for a bearer token (rate limited)."""
     ctx = context_of(request)
-    user = UserService(ctx).sign_in(body.email, body.password, client_of(request))
+    user = check_sign_in(ctx, body.email, body.password, client_of(request))
     return TokenOut(access_token=issue_token(ctx, user), expires_in=ctx.api.token_ttl_s)
 
 
 @router.get("/me")
 def me(request: Request, who: Annotated[Principal, Depends(Allow(*ALL_ROLES))]) -> ProfileOut:
     """Who the token belongs to."""
-    p = UserService(context_of(request)).profile(who)
+    if who.user_id is None:  # an API key
+        return ProfileOut(user_id="", role=who.role.value, email="", name="API key",
+                          operator_id=who.operator_id)  # fmt: skip
+    with translated():
+        p = users_of(context_of(request)).profile(who.user_id)
     return ProfileOut(user_id=p.user_id, role=p.role, email=p.email, name=p.name,
                       operator_id=p.operator_id)  # fmt: skip

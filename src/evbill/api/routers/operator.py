@@ -33,7 +33,7 @@ from evbill.api.schemas import (
     kwh,
     money_out,
 )
-from evbill.api.users import UserService
+from evbill.api.users import translated, users_of
 from evbill.api.views import cdr_out, live_out, session_out, session_page_body
 from evbill.ledger.service import LedgerService
 from evbill.ledger.store import sql_unit_of_work
@@ -180,7 +180,7 @@ class KeyOut(BaseModel):
 
 @router.get("/api-keys")
 def api_keys(request: Request, who: Admin) -> list[KeyOut]:
-    rows = UserService(context_of(request)).keys(who.network)
+    rows = users_of(context_of(request)).keys(who.network)
     return [KeyOut(id=r.id, label=r.label, role=r.role, created_at=r.created_at,
                    revoked_at=r.revoked_at) for r in rows]  # fmt: skip
 
@@ -188,14 +188,16 @@ def api_keys(request: Request, who: Admin) -> list[KeyOut]:
 @router.post("/api-keys", status_code=201)
 def create_api_key(request: Request, who: Admin, body: KeyIn) -> KeyOut:
     ctx = context_of(request)
-    issued = UserService(ctx).issue_key(who.network, body.role, body.label)
+    with translated():
+        issued = users_of(ctx).issue_key(who.network, body.role, body.label)
     return KeyOut(id=issued.key_id, label=issued.label, role=issued.role,
                   created_at=ctx.clock(), revoked_at=None, secret=issued.secret)  # fmt: skip
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
 def revoke_api_key(request: Request, who: Admin, key_id: str) -> None:
-    UserService(context_of(request)).revoke_key(who.network, key_id)
+    with translated():
+        users_of(context_of(request)).revoke_key(who.network, key_id)
 
 
 # --- ledger ---------------------------------------------------------------------------------

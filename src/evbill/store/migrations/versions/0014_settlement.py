@@ -16,7 +16,7 @@ from alembic import op
 import evbill.store.types
 
 revision: str = "0014"
-down_revision: str | None = "0009_dedup_retention"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
