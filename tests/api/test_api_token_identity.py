@@ -10,11 +10,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from api_world import World, _session, bearer
-from evbill.api.settlement import settle_due
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from evbill.api.context import ApiContext
+from evbill.payments.settlement_pass import settle_due
 from evbill.payments.tables import PaymentChargeRow, PaymentTokenBindingRow
 from evbill.sessions.commands import AuthorizationStatus, Authorize, IdToken, IdTokenType
 from evbill.store.tables import CdrRow, IdTokenRow
