@@ -15,6 +15,7 @@ from evbill.invoicing.einvoice import (
     amount,
     decimal_text,
     has_rate,
+    is_iban,
     lines_of,
     means_text,
     notes_of,
@@ -109,7 +110,8 @@ def _settlement(parent: _Element, doc: Document) -> None:
         _el(_el(means, "ram:PayerPartyDebtorFinancialAccount"), "ram:IBANID",
             details["debtor_iban"])  # fmt: skip
     if doc.payment_means in ("30", "58") and doc.issuer.iban:
-        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", doc.issuer.iban)
+        tag = "ram:IBANID" if is_iban(doc.issuer.iban) else "ram:ProprietaryID"
+        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), tag, doc.issuer.iban)
     for subtotal in doc.totals.by_rate:
         tax = _el(settlement, "ram:ApplicableTradeTax")
         _el(tax, "ram:CalculatedAmount", amount(subtotal.vat, cur))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Final
 from evbill.invoicing.model import Document, DocumentType, VatCategory
 from evbill.money import minor_unit
 
-__all__ = ["EN16931", "XmlLine", "amount", "decimal_text", "has_rate", "lines_of",
+__all__ = ["EN16931", "XmlLine", "amount", "decimal_text", "has_rate", "is_iban", "lines_of",
            "means_text", "notes_of"]
 
 #: BT-24 specification identifier of the EN 16931 core (Factur-X EN 16931 profile too).
@@ -34,6 +35,14 @@ def means_text(doc: Document) -> str:
     if doc.payment_means == "ZZZ" and details.get("wallet"):
         text = f"{text} {details['wallet']}"
     return text
+
+
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
+
+
+def is_iban(account: str) -> bool:
+    """An IBAN by its shape (country, check digits, BBAN); otherwise a local account number."""
+    return bool(_IBAN.fullmatch(account.replace(" ", "").upper()))
 
 
 def has_rate(category: str) -> bool:

@@ -24,6 +24,7 @@ from evbill.invoicing.compose import (
     compose_invoice,
     compose_receipt,
 )
+from evbill.invoicing.einvoice import is_iban
 from evbill.invoicing.model import Document, DocumentError, Party
 from evbill.invoicing.numbering import SeriesKey
 from evbill.invoicing.payment_means import credit_means, paid_means
@@ -171,13 +172,15 @@ class InvoicingService:
         return docs[0] if docs else None
 
     def _invoice_means(self) -> dict[str, Any]:
-        """A postpaid invoice is paid by SEPA credit transfer to the issuer's IBAN (BR-61)."""
+        """A postpaid invoice is paid by credit transfer to the issuer's account (BR-61): SEPA
+        (58) to an IBAN, else a local credit transfer (30) to the account number."""
         iban = self.settings.issuer_iban
         if not iban:
             raise DocumentError("issuer.iban: a postpaid invoice asks for a SEPA credit "
                                 "transfer, which needs the issuer's IBAN "
                                 "(EVBILL_INVOICE_ISSUER_IBAN)")
-        return {"payment_means": "58", "payment_details": {"iban": iban}}
+        return {"payment_means": "58" if is_iban(iban) else "30",
+                "payment_details": {"iban": iban}}
 
     def issue_invoices_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
                           now: datetime) -> list[Document]:  # fmt: skip
