@@ -86,7 +86,7 @@ def invoice_400_sessions() -> Document:
     sessions = [
         replace(charged_session(n, start=start + timedelta(minutes=90 * n)),
                 charges=(Charge(ComponentKind.ENERGY, D("1.2821"), D("0.39"), D("0.50"),
-                                D("19")),))  # fmt: skip
+                                D("19")),))
         for n in range(400)
     ]
     return _invoice(_issue(), sessions, number="INV-2026-000400")

@@ -29,6 +29,7 @@ from evbill.api.routers import (
     driver,
     operator,
     payments,
+    profile,
     public,
     tariffs,
 )
@@ -88,7 +89,8 @@ def create_app(
     app.state.evbill = ctx
     install_problem_handlers(app)
     app.state.routers = []
-    for module in (auth, driver, account, documents, operator, tariffs, payments, public):
+    for module in (auth, driver, account, documents, profile, operator, tariffs, payments,
+                   public):
         mount(app, module.router)
     from evbill.portal.routes import install_portal
 

@@ -51,11 +51,16 @@ class Taxation:
     seller_vat_id: str | None
     exemption: tuple[str | None, str] | None = None
     rates: VatTable = field(default_factory=VatTable.default, compare=False)
+    tariff_rates: bool = True  # False abroad: the tariff's own rate is the home country's
 
     def line(self, given: Decimal | None) -> tuple[str, Decimal]:
-        """(category, rate) of a line whose tariff states `given` (None: the country's)."""
+        """(category, rate) of a line whose tariff states `given` (None: the country's). A
+        tariff's own rate counts at home; abroad the taxing country's rate applies (the
+        tariff's 0 % still means a zero-rated supply)."""
         if self.category is not VatCategory.STANDARD:
             return self.category.value, _ZERO
+        if not self.tariff_rates and given is not None and given != 0:
+            given = None
         rate = self.rates.rate_for(self.country, given)
         return ("S" if rate > 0 else "Z"), rate
 
@@ -98,7 +103,8 @@ class VatRules:
         if country != self.home_country and self._reverse_charged(country, customer):
             return Taxation(country, VatCategory.REVERSE_CHARGE, self.home_vat_id, None, rates)
         vat_id = self._vat_id_in(country)
-        return Taxation(country, VatCategory.STANDARD, vat_id, None, rates)
+        return Taxation(country, VatCategory.STANDARD, vat_id, None, rates,
+                        tariff_rates=country == self.home_country)
 
     def _reverse_charged(self, country: str, customer: Party | None) -> bool:
         return bool(self.reverse_charge and self.home_vat_id and customer is not None
