@@ -46,7 +46,7 @@ def session_charge(ctx: ApiContext, reference: str, cdr_id: str) -> SessionCharg
         session = charged_session(s, cdr_id, country=settings.issuer_country)
         operator = s.scalars(select(StationRow.operator).where(
             StationRow.id == session.station_id)).first()  # fmt: skip
-    net, vat = payment_split(session, settings.vat_table())
+    net, vat = payment_split(session, settings.vat_rules())
     cur = session.currency
     return SessionCharge(reference, operator or settings.operator_id, Money(net, cur),
                          tuple(VatLine(c, r, Money(v, cur)) for c, r, v in vat))
