@@ -164,3 +164,33 @@ def test_party_validation() -> None:
     with pytest.raises(DocumentError, match="name"):
         Party(name=" ", street="s", postcode="1", city="c", country="DE")
     assert Party.from_json(CUSTOMER.to_json()) == CUSTOMER
+
+
+def test_partial_credit_note_keeps_each_refunded_sessions_own_data() -> None:
+    sessions = [charged_session(n) for n in range(30)]
+    original = compose_invoice(issue(), BillingPeriod(2026, 10), sessions,
+                               currency="EUR").numbered("INV-2026-000030")  # fmt: skip
+    credit = compose_credit_note(issue(), original, refund_key="rf-30", reason="outage",
+                                 amount=D("100.00"))  # fmt: skip
+    assert credit.totals.gross == D("100.00")
+    assert [b.reference for b in credit.sessions] == [b.reference for b in original.sessions]
+    for refunded, block in zip(credit.sessions, original.sessions, strict=True):
+        assert (refunded.start, refunded.station_id, refunded.energy_kwh) == (
+            block.start, block.station_id, block.energy_kwh)
+        assert 0 < refunded.gross <= block.gross
+
+
+def test_max_price_adjustment_prints_as_an_amount() -> None:
+    from dataclasses import replace
+
+    from evbill.invoicing.compose import Charge
+    from evbill.invoicing.render_html import render_html
+
+    capped = replace(charged_session(1), charges=(
+        Charge(ComponentKind.ENERGY, D("100"), D("0.39"), D("39.00"), D("19")),
+        Charge(ComponentKind.MAX_PRICE, D("1"), D("-19.00"), D("-19.00"), D("19"))))
+    doc = compose_receipt(issue(DRIVER, "drv-1"), capped, payment_note="").numbered("RCT-1")
+    assert doc.totals.net == D("20.00")
+    html = render_html(doc)
+    assert "Maximum price adjustment -€19.00" in html
+    assert "× €-19" not in html and "× -€19" not in html
