@@ -162,3 +162,27 @@ def test_profile_cli_sets_and_shows(db: Database) -> None:
     assert bad.exit_code == 2 and "vat_id" in bad.output
     missing = runner.invoke(app, ["profile", "show", "nobody", "--database", url])
     assert missing.exit_code == 1
+
+
+def test_reverse_charged_fleet_is_charged_no_vat_like_its_invoice(db: Database) -> None:
+    from sqlalchemy import select
+
+    from evbill.payments.charges import ChargeSource
+    from evbill.store.tables import CdrRow
+
+    settings = InvoicingSettings()
+    with db.sessions() as s:
+        seed_month(s, SeedPlan(accounts=1, sessions_per_account=2, charges=False), now=NOW)
+        s.execute(update(SessionRow).values(time_zone="Europe/Vienna"))
+        s.commit()
+    ProfileStore(db).set("acct-000000", CustomerProfile.of(
+        name="Donau Fleet GmbH", address="Praterstraße 1", postcode="1020", city="Wien",
+        country="AT", vat_id="ATU12345678"), now=NOW)  # fmt: skip
+    with db.read_sessions() as s:
+        cdr_id = s.scalars(select(CdrRow.id).order_by(CdrRow.id)).first()
+    assert cdr_id is not None
+    source = ChargeSource(db, settings)
+    charge = source.charge(cdr_id, cdr_id, "acct-000000")
+    assert charge.net.amount > 0 and sum(v.amount.amount for v in charge.vat) == 0
+    with pytest.raises(Exception, match="AT"):  # anonymous in Austria: no AT registration
+        source.charge(cdr_id, cdr_id)

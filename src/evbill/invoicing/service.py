@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evbill.accounts.profiles import profile_of
 from evbill.invoicing.cii import to_cii
 from evbill.invoicing.compose import (
     BillingPeriod,
@@ -32,7 +31,7 @@ from evbill.invoicing.pdf import render_pdf
 from evbill.invoicing.proofs import LedgerProofs, is_pending
 from evbill.invoicing.repository import document_by_key, load_document, next_number, save_document
 from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
-from evbill.invoicing.sources import charged_session, uninvoiced_sessions
+from evbill.invoicing.sources import charged_session, customer_party, uninvoiced_sessions
 from evbill.invoicing.tables import BillingCustomerRow, DocumentRow, DocumentSessionRow
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
 from evbill.store.database import Database
@@ -80,11 +79,9 @@ class InvoicingService:
     def _customer(self, s: Session, account_id: str) -> Party:
         """The account's billing profile (accounts), else its legacy billing customer row,
         else an anonymous payer: a simplified invoice (art. 226b) names no address."""
-        profile = profile_of(s, account_id)
-        if profile is not None:
-            return Party(name=profile.name, street=profile.address, postcode=profile.postcode,
-                         city=profile.city, country=profile.country,
-                         vat_id=profile.vat_id)  # fmt: skip
+        party = customer_party(s, account_id)
+        if party is not None:
+            return party
         row = s.get(BillingCustomerRow, account_id)
         if row is None:
             return Party(name=f"Customer {account_id}", street="", postcode="", city="",

@@ -19,15 +19,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evbill.accounts.profiles import profile_of
 from evbill.invoicing.compose import Charge, ChargedSession
-from evbill.invoicing.model import ComponentKind, DocumentError
+from evbill.invoicing.model import ComponentKind, DocumentError, Party
 from evbill.invoicing.place_of_supply import station_country
 from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
 from evbill.payments.tables import PaymentChargeRow
 from evbill.store.references import cdr_for_reference
 from evbill.store.tables import CdrRow, SessionRow, StationRow
 
-__all__ = ["SessionNotBillable", "charged_session", "postpaid_accounts", "uninvoiced_sessions"]
+__all__ = ["SessionNotBillable", "charged_session", "customer_party", "postpaid_accounts",
+           "uninvoiced_sessions"]
 
 _DIMENSIONS = (
     (ComponentKind.FLAT, "total_fixed_cost", None),
@@ -147,6 +149,15 @@ def _build(reference: str, cdr_row: CdrRow, row: SessionRow, station: StationRow
         signed_meter=cdr_row.energy_source == "signed", currency=cdr_row.currency,
         charges=charges_of(cdr), cdr_id=cdr_row.id,
     )  # fmt: skip
+
+
+def customer_party(s: Session, account_id: str) -> Party | None:
+    """The account's billing profile (accounts) as a document party; None: anonymous."""
+    profile = profile_of(s, account_id)
+    if profile is None:
+        return None
+    return Party(name=profile.name, street=profile.address, postcode=profile.postcode,
+                 city=profile.city, country=profile.country, vat_id=profile.vat_id)
 
 
 def postpaid_accounts(s: Session) -> list[tuple[str, str]]:
