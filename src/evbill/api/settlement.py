@@ -22,7 +22,7 @@ from evbill.api.payment_mode import DRIVER_PREFIX, WALLET, token_payment
 from evbill.api.tables import AdhocPaymentRow
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.model import DocumentError
-from evbill.invoicing.sources import charged_session
+from evbill.invoicing.sources import charged_session, customer_party
 from evbill.ledger.postings import VatLine
 from evbill.money import Money
 from evbill.payments.model import SessionCharge
@@ -39,14 +39,17 @@ _BATCH = 200
 SETTLED = "settled"
 
 
-def session_charge(ctx: ApiContext, reference: str, cdr_id: str) -> SessionCharge:
-    """The rated session's price split as the receipt will show it (net + VAT per rate)."""
+def session_charge(ctx: ApiContext, reference: str, cdr_id: str,
+                   account: str | None = None) -> SessionCharge:  # fmt: skip
+    """The rated session's price split as its document will show it (net + VAT per rate,
+    taxed for `account`'s billing profile)."""
     settings = ctx.invoicing.settings
     with ctx.db.read_sessions() as s:
         session = charged_session(s, cdr_id, country=settings.issuer_country)
         operator = s.scalars(select(StationRow.operator).where(
             StationRow.id == session.station_id)).first()  # fmt: skip
-    net, vat = payment_split(session, settings.vat_rules())
+        customer = None if account is None else customer_party(s, account)
+    net, vat = payment_split(session, settings.vat_rules(), customer)
     cur = session.currency
     return SessionCharge(reference, operator or settings.operator_id, Money(net, cur),
                          tuple(VatLine(c, r, Money(v, cur)) for c, r, v in vat))
@@ -120,7 +123,7 @@ def _settle_drivers(ctx: ApiContext) -> list[str]:
             payment = token_payment(s, id_token)
         assert payment is not None  # a driver's card
         try:
-            charge = session_charge(ctx, cdr_id, cdr_id)
+            charge = session_charge(ctx, cdr_id, cdr_id, payment.account)
             if payment.mode == WALLET:
                 ctx.payments.pay_from_wallet(payment.account, charge)
                 ctx.invoicing.issue_receipt(cdr_id, now=ctx.clock())
