@@ -22,6 +22,20 @@ from sqlalchemy.engine import make_url
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
 
+#: A configured test issuer (outside the demo the placeholder issuer is refused at start-up);
+#: set before any settings are read, inherited by the `evbill serve` processes tests start.
+TEST_ISSUER = {
+    "EVBILL_INVOICE_ISSUER_NAME": "Voltway Test Charging GmbH",
+    "EVBILL_INVOICE_ISSUER_STREET": "Schillerstraße 12",
+    "EVBILL_INVOICE_ISSUER_POSTCODE": "10625",
+    "EVBILL_INVOICE_ISSUER_CITY": "Berlin",
+    "EVBILL_INVOICE_ISSUER_COUNTRY": "DE",
+    "EVBILL_INVOICE_ISSUER_VAT_ID": "DE123456789",
+    "EVBILL_INVOICE_ISSUER_IBAN": "DE02120300000000202051",
+}
+for _name, _value in TEST_ISSUER.items():
+    os.environ.setdefault(_name, _value)
+
 _ADMIN_URLS = (
     [os.environ["EVBILL_TEST_POSTGRES_URL"]]
     if os.environ.get("EVBILL_TEST_POSTGRES_URL")

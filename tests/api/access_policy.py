@@ -24,6 +24,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/me/wallet/top-ups"): "driver",
     ("GET", "/api/v1/me/documents"): "driver",
     ("GET", "/api/v1/me/documents/{number}/{kind}"): "driver",
+    ("GET", "/api/v1/me/profile"): "driver",
+    ("PUT", "/api/v1/me/profile"): "driver",
     ("GET", "/api/v1/operator/stations"): "admin finance",
     ("GET", "/api/v1/operator/stations/{station_id}"): "admin finance",
     ("GET", "/api/v1/operator/sessions"): "admin finance",

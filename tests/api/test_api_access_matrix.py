@@ -63,6 +63,8 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/me/payment-methods"): {"token": world.card_tokens["driver"]},
         ("POST", "/api/v1/me/wallet/top-ups"): {"amount": "10.00",
                                                 "payment_method_id": world.methods["driver"]},
+        ("PUT", "/api/v1/me/profile"): {"name": "Erika", "address": "Hauptstraße 5",
+                                        "city": "München", "country": "DE"},
         ("POST", "/api/v1/operator/api-keys"): {"label": "ci"},
         ("POST", "/api/v1/operator/tariffs"): {"tariff": tariff, "station_id": "A-1"},
         ("POST", "/api/v1/operator/tariffs/{tariff_id}/groups"): {

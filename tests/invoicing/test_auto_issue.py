@@ -115,7 +115,7 @@ def test_wallet_payment_issues_the_receipt(world: World) -> None:
     world.pay_from_wallet(reference)
     [receipt] = world.documents()
     assert receipt.doc_type is DocumentType.RECEIPT
-    assert receipt.payment_note == "Paid from the prepaid wallet"
+    assert receipt.payment_note == "Paid from the prepaid wallet; nothing is due"
     assert receipt.totals.gross == world.charge(reference).gross.amount
     assert receipt.proof is not None
     txn = world.ledger.transaction(receipt.proof["transaction_id"])

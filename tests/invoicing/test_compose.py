@@ -37,8 +37,9 @@ def test_receipt_of_one_session() -> None:
     assert [line.kind for line in block.lines] == [
         ComponentKind.FLAT, ComponentKind.ENERGY, ComponentKind.TIME, ComponentKind.PARKING_TIME]
     assert [line.net for line in block.lines] == [D("0.50"), D("9.15"), D("1.50"), D("3.00")]
-    assert (doc.totals.net, doc.totals.vat, doc.totals.gross) == (D("14.15"), D("2.70"),
-                                                                 D("16.85"))  # fmt: skip
+    # VAT on the sum of the line nets (BR-CO-17): 14.15 × 19 % = 2.6885 → 2.69
+    assert (doc.totals.net, doc.totals.vat, doc.totals.gross) == (D("14.15"), D("2.69"),
+                                                                 D("16.84"))  # fmt: skip
     assert block.local_start.strftime("%H:%M %Z") == "18:15 CEST"
     assert (doc.period_start, doc.period_end) == (date(2026, 10, 3), date(2026, 10, 3))
     assert doc.proof == PROOF
@@ -54,7 +55,7 @@ def test_monthly_invoice_orders_sessions_and_sums_them() -> None:
     sessions = [charged_session(n) for n in (5, 2, 9)]
     doc = compose_invoice(issue(), BillingPeriod(2026, 10), sessions, currency="EUR")
     assert [b.reference for b in doc.sessions] == ["S1002", "S1005", "S1009"]
-    assert doc.totals.gross == sum((b.gross for b in doc.sessions), D(0)) == D("50.55")
+    assert doc.totals.gross == sum((b.gross for b in doc.sessions), D(0)) == D("50.52")
     assert (doc.period_start, doc.period_end) == (date(2026, 10, 1), date(2026, 10, 31))
     assert doc.due_date == date(2026, 11, 15)
     assert doc.source_key == "invoice:acct-blue:2026-10:EUR"
@@ -93,12 +94,12 @@ def test_partial_credit_note_splits_like_the_payment_refund() -> None:
     original = compose_invoice(issue(), BillingPeriod(2026, 10), [s1, s2],
                                currency="EUR").numbered("INV-2026-000008")  # fmt: skip
     assert [(s.rate, s.taxable + s.vat) for s in original.totals.by_rate] == [
-        (D("19"), D("16.85")), (D("7"), D("15.15"))]
+        (D("19"), D("16.84")), (D("7"), D("15.14"))]
     credit = compose_credit_note(issue(), original, refund_key="rf-2", reason="goodwill",
                                  amount=D("20.00"))  # fmt: skip
     first, second = credit.totals.by_rate
-    assert (first.rate, first.taxable, first.vat) == (D("19"), D("8.84"), D("1.69"))
-    assert (second.rate, second.taxable, second.vat) == (D("7"), D("8.84"), D("0.63"))
+    assert (first.rate, first.taxable, first.vat) == (D("19"), D("8.85"), D("1.68"))
+    assert (second.rate, second.taxable, second.vat) == (D("7"), D("8.85"), D("0.62"))
     assert credit.totals.gross == D("20.00")
     # the payments side books the same VAT when it refunds 20.00 of this charge
     vat = tuple(VatLine("DE", str(v.rate), Money(v.vat, "EUR")) for v in original.totals.by_rate)
@@ -163,3 +164,33 @@ def test_party_validation() -> None:
     with pytest.raises(DocumentError, match="name"):
         Party(name=" ", street="s", postcode="1", city="c", country="DE")
     assert Party.from_json(CUSTOMER.to_json()) == CUSTOMER
+
+
+def test_partial_credit_note_keeps_each_refunded_sessions_own_data() -> None:
+    sessions = [charged_session(n) for n in range(30)]
+    original = compose_invoice(issue(), BillingPeriod(2026, 10), sessions,
+                               currency="EUR").numbered("INV-2026-000030")  # fmt: skip
+    credit = compose_credit_note(issue(), original, refund_key="rf-30", reason="outage",
+                                 amount=D("100.00"))  # fmt: skip
+    assert credit.totals.gross == D("100.00")
+    assert [b.reference for b in credit.sessions] == [b.reference for b in original.sessions]
+    for refunded, block in zip(credit.sessions, original.sessions, strict=True):
+        assert (refunded.start, refunded.station_id, refunded.energy_kwh) == (
+            block.start, block.station_id, block.energy_kwh)
+        assert 0 < refunded.gross <= block.gross
+
+
+def test_max_price_adjustment_prints_as_an_amount() -> None:
+    from dataclasses import replace
+
+    from evbill.invoicing.compose import Charge
+    from evbill.invoicing.render_html import render_html
+
+    capped = replace(charged_session(1), charges=(
+        Charge(ComponentKind.ENERGY, D("100"), D("0.39"), D("39.00"), D("19")),
+        Charge(ComponentKind.MAX_PRICE, D("1"), D("-19.00"), D("-19.00"), D("19"))))
+    doc = compose_receipt(issue(DRIVER, "drv-1"), capped, payment_note="").numbered("RCT-1")
+    assert doc.totals.net == D("20.00")
+    html = render_html(doc)
+    assert "Maximum price adjustment -€19.00" in html
+    assert "× €-19" not in html and "× -€19" not in html

@@ -135,7 +135,7 @@ def test_receipt_is_marked_paid_and_amounts_are_exact_text() -> None:
     doc = sample_receipt()
     cii = etree.fromstring(to_cii(doc))
     s = cii.find(".//ram:SpecifiedTradeSettlementHeaderMonetarySummation", NS)
-    assert s.findtext("ram:TotalPrepaidAmount", namespaces=NS) == "16.85"
+    assert s.findtext("ram:TotalPrepaidAmount", namespaces=NS) == "16.84"
     assert s.findtext("ram:DuePayableAmount", namespaces=NS) == "0.00"
     quantities = [q.text for q in cii.iterfind(".//ram:BilledQuantity", NS)]
     assert quantities == ["1", "23.456", "1.25", "0.5"]

@@ -90,7 +90,7 @@ def test_receipt_carries_the_ledger_proof(tmp_path: Path) -> None:
     assert "Receipt RCT-2026-000042 PAID" in text
     assert "Tamper-evident record" in text and "entry 6 of 12" in text
     assert receipt.proof is not None and receipt.proof["root"][:40] in text.replace("\n", "")
-    assert "Paid €16.85" in text
+    assert "Paid €16.84" in text
 
 
 def test_html_escapes_customer_text() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -40,12 +40,13 @@ def _seed(db: Database, plan: SeedPlan) -> None:
 
 
 def _charged(db: Database) -> dict[str, Decimal]:
+    """Net charged per account (the seed charges everything at 19 %)."""
     with db.read_sessions() as s:
-        rows = s.execute(select(PaymentChargeRow.account, func.count(), PaymentChargeRow.gross)
-                         .group_by(PaymentChargeRow.account, PaymentChargeRow.gross)).all()
+        rows = s.execute(select(PaymentChargeRow.account, func.count(), PaymentChargeRow.net)
+                         .group_by(PaymentChargeRow.account, PaymentChargeRow.net)).all()
         totals: dict[str, Decimal] = {}
-        for account, count, gross in rows:
-            totals[account] = totals.get(account, Decimal(0)) + Decimal(gross) * count
+        for account, count, net in rows:
+            totals[account] = totals.get(account, Decimal(0)) + Decimal(net) * count
         return totals
 
 
@@ -61,7 +62,10 @@ def test_monthly_run_issues_one_invoice_per_account_and_reruns_add_nothing(
     for number in report.issued:
         doc = service.find(number)
         assert doc.doc_type is DocumentType.INVOICE and len(doc.sessions) == 4
-        assert doc.totals.gross == charged[doc.account_id]  # the documents and payments agree
+        # the documents and payments agree on the net; VAT is 19 % of it, rounded once
+        assert doc.totals.net == charged[doc.account_id]
+        assert doc.totals.vat == (doc.totals.net * 19 / 100).quantize(Decimal("0.01"),
+                                                                       ROUND_HALF_UP)
     assert service.find("INV-2026-000002").customer.name == CUSTOMER.name
 
     assert prepare_run(service, OCTOBER, now=NOW) == 3  # a rerun: same items, all done

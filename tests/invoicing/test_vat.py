@@ -12,6 +12,7 @@ from evbill.invoicing.model import ComponentKind, DocumentError, DocumentLine
 from evbill.invoicing.vat import (
     UnknownVatCountry,
     VatTable,
+    allocate_vat,
     line_amounts,
     round_minor,
     split_gross,
@@ -45,14 +46,24 @@ def _line(net: str, rate: str) -> DocumentLine:
                         a.net, a.vat, a.gross)  # fmt: skip
 
 
-def test_totals_sum_rounded_lines_per_rate_highest_rate_first() -> None:
+def test_totals_take_vat_on_the_sum_of_line_nets_highest_rate_first() -> None:
     lines = [_line("0.125", "19"), _line("0.125", "19"), _line("2.004", "7"), _line("1", "19")]
     totals = totals_of(lines, "EUR")
     assert [(s.rate, s.taxable, s.vat) for s in totals.by_rate] == [
-        (D("19"), D("1.26"), D("0.23")),  # 0.13+0.13+1.00, VAT 0.02+0.02+0.19
+        (D("19"), D("1.26"), D("0.24")),  # 0.13+0.13+1.00 = 1.26 × 19 % = 0.2394 (BR-CO-17)
         (D("7"), D("2.00"), D("0.14")),
     ]
-    assert (totals.net, totals.vat, totals.gross) == (D("3.26"), D("0.37"), D("3.63"))
+    assert (totals.net, totals.vat, totals.gross) == (D("3.26"), D("0.38"), D("3.64"))
+
+
+def test_four_hundred_sessions_owe_nineteen_percent_of_their_net() -> None:
+    """The audit's case: 0.50 × 19 % = 0.095 rounded per line would be 0.10 on every line."""
+    lines = [_line("0.50", "19") for _ in range(400)]
+    totals = totals_of(lines, "EUR")
+    assert (totals.net, totals.vat) == (D("200.00"), D("38.00"))
+    allocated = allocate_vat(lines, totals, "EUR")
+    assert sum((line.vat for line in allocated), D(0)) == D("38.00")
+    assert {line.vat for line in allocated} <= {D("0.09"), D("0.10")}
 
 
 def test_totals_of_nothing_is_zero_at_the_minor_unit() -> None:
@@ -69,16 +80,18 @@ def test_totals_of_nothing_is_zero_at_the_minor_unit() -> None:
     )
 )  # fmt: skip
 def test_every_figure_adds_up(items: list[tuple[Decimal, str]]) -> None:
-    lines = [_line(str(net), rate) for net, rate in items]
-    totals = totals_of(lines, "EUR")
+    rounded = [_line(str(net), rate) for net, rate in items]
+    totals = totals_of(rounded, "EUR")
+    lines = allocate_vat(rounded, totals, "EUR")
     assert totals.net == sum((line.net for line in lines), D(0))
     assert totals.vat == sum((line.vat for line in lines), D(0))
     assert totals.gross == totals.net + totals.vat == sum((line.gross for line in lines), D(0))
     for subtotal in totals.by_rate:
         exact = subtotal.taxable * subtotal.rate / 100
         same = [line for line in lines if line.vat_rate == subtotal.rate]
-        # per-line rounding drifts from rate × taxable by at most half a cent per line
-        assert abs(subtotal.vat - exact) <= D("0.005") * len(same)
+        # BR-CO-17: the VAT of a rate is rate × its taxable amount, rounded once
+        assert abs(subtotal.vat - exact) <= D("0.005")
+        assert sum((line.vat for line in same), D(0)) == subtotal.vat
         assert subtotal.vat.as_tuple().exponent == -2
 
 

@@ -29,6 +29,7 @@ from evbill.api.routers import (
     driver,
     operator,
     payments,
+    profile,
     public,
     staff,
     tariffs,
@@ -89,7 +90,7 @@ def create_app(
     app.state.evbill = ctx
     install_problem_handlers(app)
     app.state.routers = []
-    for module in (auth, driver, account, documents, operator, staff, tariffs, payments,
+    for module in (auth, driver, account, documents, profile, operator, staff, tariffs, payments,
                    public):
         mount(app, module.router)
     from evbill.portal.routes import install_portal

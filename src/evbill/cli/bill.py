@@ -40,9 +40,12 @@ def bill(
     database: DatabaseOption = None,
 ) -> None:
     """Issue one invoice per postpaid account and currency for PERIOD (resumable, shareable)."""
+    from evbill.invoicing.settings import IssuerNotConfigured, check_issuer, get_invoicing_settings
+
     try:
         month = BillingPeriod.parse(period)
-    except DocumentError as exc:
+        check_issuer(get_invoicing_settings())
+    except (DocumentError, IssuerNotConfigured) as exc:
         raise fail(str(exc)) from None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with invoicing_service(database) as service:

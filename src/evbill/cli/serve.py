@@ -12,7 +12,7 @@ import typer
 
 from evbill.api.server import serve_api
 from evbill.api.settings import ApiSettings
-from evbill.cli.app import app, console
+from evbill.cli.app import app, console, fail
 from evbill.clock import utc_now
 from evbill.config import Settings, get_settings
 from evbill.ocpp.server import Gateway, run_gateway
@@ -96,6 +96,13 @@ def serve(
              "`evbill api` serves them")] = True,
 ) -> None:
     """Run the OCPP gateway (1.6J, 2.0.1, 2.1) on the embedded SQLite or EVBILL_DATABASE_URL."""
+    from evbill.invoicing.model import DocumentError
+    from evbill.invoicing.settings import IssuerNotConfigured, check_issuer, get_invoicing_settings
+
+    try:  # documents are issued from here on: never with the placeholder issuer
+        check_issuer(get_invoicing_settings())
+    except (IssuerNotConfigured, DocumentError) as exc:
+        raise fail(str(exc)) from None
     settings = get_settings()
     overrides = {"ocpp_host": host, "ocpp_port": port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})

@@ -11,11 +11,13 @@ from lxml.etree import _Element
 
 from evbill.invoicing.einvoice import (
     EN16931,
-    PAYMENT_MEANS_TEXT,
     XmlLine,
     amount,
     decimal_text,
+    has_rate,
+    is_iban,
     lines_of,
+    means_text,
     notes_of,
 )
 from evbill.invoicing.model import Document, DocumentType, Party
@@ -63,7 +65,8 @@ def _tax(parent: _Element, rate: Decimal, category: str) -> _Element:
     tax = _el(parent, "ram:ApplicableTradeTax")
     _el(tax, "ram:TypeCode", "VAT")
     _el(tax, "ram:CategoryCode", category)
-    _el(tax, "ram:RateApplicablePercent", decimal_text(rate))
+    if has_rate(category):
+        _el(tax, "ram:RateApplicablePercent", decimal_text(rate))
     return tax
 
 
@@ -92,29 +95,46 @@ def _line(parent: _Element, line: XmlLine, currency: str) -> None:
 def _settlement(parent: _Element, doc: Document) -> None:
     cur = doc.currency
     settlement = _el(parent, "ram:ApplicableHeaderTradeSettlement")
+    details = doc.payment_details
+    if doc.payment_means == "59" and details.get("creditor_id"):
+        _el(settlement, "ram:CreditorReferenceID", details["creditor_id"])
     _el(settlement, "ram:PaymentReference", doc.number)
     _el(settlement, "ram:InvoiceCurrencyCode", cur)
     means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
     _el(means, "ram:TypeCode", doc.payment_means)
-    _el(means, "ram:Information", PAYMENT_MEANS_TEXT.get(doc.payment_means, "Other"))
+    _el(means, "ram:Information", means_text(doc))
+    if doc.payment_means == "48" and details.get("last4"):
+        _el(_el(means, "ram:ApplicableTradeSettlementFinancialCard"), "ram:ID",
+            details["last4"])  # fmt: skip
+    if doc.payment_means == "59" and details.get("debtor_iban"):
+        _el(_el(means, "ram:PayerPartyDebtorFinancialAccount"), "ram:IBANID",
+            details["debtor_iban"])  # fmt: skip
     if doc.payment_means in ("30", "58") and doc.issuer.iban:
-        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", doc.issuer.iban)
+        tag = "ram:IBANID" if is_iban(doc.issuer.iban) else "ram:ProprietaryID"
+        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), tag, doc.issuer.iban)
     for subtotal in doc.totals.by_rate:
         tax = _el(settlement, "ram:ApplicableTradeTax")
         _el(tax, "ram:CalculatedAmount", amount(subtotal.vat, cur))
         _el(tax, "ram:TypeCode", "VAT")
+        if subtotal.exemption_reason:
+            _el(tax, "ram:ExemptionReason", subtotal.exemption_reason)
         _el(tax, "ram:BasisAmount", amount(subtotal.taxable, cur))
         _el(tax, "ram:CategoryCode", subtotal.category)
-        _el(tax, "ram:RateApplicablePercent", decimal_text(subtotal.rate))
+        if subtotal.exemption_code:
+            _el(tax, "ram:ExemptionReasonCode", subtotal.exemption_code)
+        if has_rate(subtotal.category):
+            _el(tax, "ram:RateApplicablePercent", decimal_text(subtotal.rate))
     period = _el(settlement, "ram:BillingSpecifiedPeriod")
     _date(period, "ram:StartDateTime", doc.period_start)
     _date(period, "ram:EndDateTime", doc.period_end)
-    if doc.due_date or doc.payment_note:
+    if doc.due_date or doc.payment_note or details.get("mandate"):
         terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
         if doc.payment_note:
             _el(terms, "ram:Description", doc.payment_note)
         if doc.due_date:
             _date(terms, "ram:DueDateDateTime", doc.due_date)
+        if doc.payment_means == "59" and details.get("mandate"):
+            _el(terms, "ram:DirectDebitMandateID", details["mandate"])
     _summation(settlement, doc)
     if doc.corrects_number:
         ref = _el(settlement, "ram:InvoiceReferencedDocument")
@@ -134,6 +154,18 @@ def _summation(parent: _Element, doc: Document) -> None:
     if doc.paid:
         _el(summary, "ram:TotalPrepaidAmount", amount(prepaid, cur))
     _el(summary, "ram:DuePayableAmount", amount(totals.gross - prepaid, cur))
+
+
+def _delivery(parent: _Element, doc: Document) -> None:
+    """BG-13: delivered to the stations' country (BT-80, the place of supply) and, for a
+    receipt or credit note, the date of supply (BT-72); never an empty element (R008)."""
+    delivery = _el(parent, "ram:ApplicableHeaderTradeDelivery")
+    if doc.supply_country:
+        _el(_el(_el(delivery, "ram:ShipToTradeParty"), "ram:PostalTradeAddress"),
+            "ram:CountryID", doc.supply_country)  # fmt: skip
+    if doc.doc_type is not DocumentType.INVOICE or not doc.supply_country:
+        _date(_el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime",
+              doc.period_end)  # fmt: skip
 
 
 def to_cii(doc: Document) -> bytes:
@@ -156,10 +188,7 @@ def to_cii(doc: Document) -> bytes:
     _el(agreement, "ram:BuyerReference", doc.account_id)
     _party(agreement, "ram:SellerTradeParty", doc.issuer)
     _party(agreement, "ram:BuyerTradeParty", doc.customer)
-    delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")
-    if doc.doc_type is not DocumentType.INVOICE:
-        _date(_el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime",
-              doc.period_end)  # fmt: skip
+    _delivery(transaction, doc)
     _settlement(transaction, doc)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                  pretty_print=True)  # fmt: skip

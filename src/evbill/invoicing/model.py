@@ -22,6 +22,7 @@ __all__ = [
     "Party",
     "SessionBlock",
     "Totals",
+    "VatCategory",
     "VatSubtotal",
 ]
 
@@ -76,6 +77,34 @@ _LABELS = {
     "FLAT": "Session fee", "RESERVATION_FLAT": "Reservation fee",
     "RESERVATION_TIME": "Reservation time", "MIN_PRICE": "Minimum price adjustment",
     "MAX_PRICE": "Maximum price adjustment", "REFUND": "Refund",
+}  # fmt: skip
+
+
+class VatCategory(StrEnum):
+    """UNTDID 5305 VAT category codes EN 16931 allows (BT-118, BT-151)."""
+
+    STANDARD = "S"
+    ZERO = "Z"
+    EXEMPT = "E"
+    REVERSE_CHARGE = "AE"
+    INTRA_COMMUNITY = "K"
+    EXPORT = "G"
+    NOT_SUBJECT = "O"
+
+    @property
+    def label(self) -> str:
+        return _CATEGORY_LABELS[self.value]
+
+    @property
+    def has_rate(self) -> bool:
+        """O carries no rate at all (BR-O-05); the others state one (0 for all but S)."""
+        return self is not VatCategory.NOT_SUBJECT
+
+
+_CATEGORY_LABELS = {
+    "S": "Standard rate", "Z": "Zero rated", "E": "Exempt from VAT",
+    "AE": "Reverse charge", "K": "Intra-community supply", "G": "Export outside the EU",
+    "O": "Not subject to VAT",
 }  # fmt: skip
 
 
@@ -142,10 +171,14 @@ class DocumentLine:
     net: Decimal
     vat: Decimal
     gross: Decimal
+    vat_category: str = ""  # UNTDID 5305; "" = S above 0 %, Z at 0 %
 
     def __post_init__(self) -> None:
         if self.gross != self.net + self.vat:
             raise DocumentError(f"line.gross: {self.gross} is not net {self.net} + vat {self.vat}")
+        if not self.vat_category:
+            object.__setattr__(self, "vat_category", "S" if self.vat_rate > 0 else "Z")
+        VatCategory(self.vat_category)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,15 +228,29 @@ class SessionBlock:
 
 @dataclass(frozen=True, slots=True)
 class VatSubtotal:
-    """Taxable amount and VAT at one rate (EN 16931 BG-23), category S or Z."""
+    """Taxable amount and VAT of one category and rate (EN 16931 BG-23), with the exemption
+    reason (BT-120 text, BT-121 VATEX code) where the category is not S."""
 
     rate: Decimal
     taxable: Decimal
     vat: Decimal
+    category: str = ""  # "" = S above 0 %, Z at 0 %
+    exemption_code: str | None = None
+    exemption_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.category:
+            object.__setattr__(self, "category", "S" if self.rate > 0 else "Z")
+        VatCategory(self.category)
 
     @property
-    def category(self) -> str:
-        return "S" if self.rate > 0 else "Z"
+    def label(self) -> str:
+        category = VatCategory(self.category)
+        if category is VatCategory.STANDARD:
+            return f"{self.rate.normalize():f} %"
+        if category is VatCategory.NOT_SUBJECT:
+            return category.label
+        return f"{self.rate.normalize():f} % ({category.label.lower()})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +285,10 @@ class Document:
     paid: bool = False  # receipts: already paid (wallet or card)
     payment_note: str = ""
     payment_means: str = "58"  # UNTDID 4461: 58 SEPA transfer, 59 direct debit, 48 card
+    #: what the payment means needs: card brand/last4, mandate and creditor id, where a
+    #: credit note's money goes (`refund_to`); never a full card number
+    payment_details: dict[str, str] = field(default_factory=dict, compare=False)
+    supply_country: str = ""  # where the sessions were supplied and taxed (the stations')
     corrects_number: str | None = None  # credit notes: the invoice/receipt corrected
     corrects_issue_date: date | None = None
     reason: str = ""  # credit notes: why
@@ -250,6 +301,11 @@ class Document:
     @property
     def lines(self) -> tuple[DocumentLine, ...]:
         return tuple(line for block in self.sessions for line in block.lines)
+
+    @property
+    def simplified(self) -> bool:
+        """A simplified invoice (VAT Directive art. 226b): the customer has no address."""
+        return not self.customer.street and not self.customer.city
 
     @property
     def signed_sessions(self) -> int:

@@ -8,7 +8,6 @@ cost of a document; `embed_facturx` (the library) stays for PDFs made elsewhere.
 
 from __future__ import annotations
 
-import base64
 import logging
 from datetime import datetime
 from functools import lru_cache
@@ -46,9 +45,14 @@ _FX_PROPERTIES = (
 FACTURX_FILENAME = "factur-x.xml"
 
 
+_RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
 @lru_cache(maxsize=1)
-def facturx_xmp_url() -> str:
-    """The Factur-X EN 16931 XMP block as a data URL (WeasyPrint's `xmp_metadata`)."""
+def facturx_descriptions() -> bytes:
+    """The Factur-X EN 16931 XMP: two `rdf:Description`s (the PDF/A extension schema of the
+    `fx` namespace, and its values), each declaring its namespaces, to go inside the one
+    `rdf:RDF` of the one XMP packet WeasyPrint writes."""
     props = "".join(
         '<rdf:li rdf:parseType="Resource">'
         f"<pdfaProperty:name>{name}</pdfaProperty:name>"
@@ -56,25 +60,38 @@ def facturx_xmp_url() -> str:
         "<pdfaProperty:category>external</pdfaProperty:category>"
         f"<pdfaProperty:description>{text}</pdfaProperty:description></rdf:li>"
         for name, text in _FX_PROPERTIES)
-    rdf = (
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    return (
+        f'<rdf:Description xmlns:rdf="{_RDF_NS}" rdf:about="" '
         'xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" '
         'xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" '
-        'xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#" '
-        f'xmlns:fx="{_FX_NS}">'
-        '<rdf:Description rdf:about=""><pdfaExtension:schemas><rdf:Bag>'
+        'xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">'
+        "<pdfaExtension:schemas><rdf:Bag>"
         '<rdf:li rdf:parseType="Resource">'
         "<pdfaSchema:schema>Factur-X PDFA Extension Schema</pdfaSchema:schema>"
         f"<pdfaSchema:namespaceURI>{_FX_NS}</pdfaSchema:namespaceURI>"
         "<pdfaSchema:prefix>fx</pdfaSchema:prefix>"
         f"<pdfaSchema:property><rdf:Seq>{props}</rdf:Seq></pdfaSchema:property>"
         "</rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>"
-        '<rdf:Description rdf:about="">'
+        f'<rdf:Description xmlns:rdf="{_RDF_NS}" rdf:about="" xmlns:fx="{_FX_NS}">'
         "<fx:DocumentType>INVOICE</fx:DocumentType>"
         f"<fx:DocumentFileName>{FACTURX_FILENAME}</fx:DocumentFileName>"
         "<fx:Version>1.0</fx:Version><fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>"
-        "</rdf:Description></rdf:RDF>")
-    return "data:application/rdf+xml;base64," + base64.b64encode(rdf.encode()).decode()
+        "</rdf:Description>").encode()
+
+
+def _facturx_finisher(_document: Any, pdf: Any) -> None:
+    """After WeasyPrint's PDF/A-3 pass: the Factur-X descriptions go into its one `rdf:RDF`
+    (one XMP packet, one RDF), and the catalog's `/AF` names each file spec once (WeasyPrint
+    70 adds the attachment twice: from the name tree and from the objects)."""
+    if "AF" in pdf.catalog:
+        unique = list(dict.fromkeys(pdf.catalog["AF"]))
+        pdf.catalog["AF"].clear()
+        pdf.catalog["AF"].extend(unique)
+    metadata = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]
+    content = b"".join(
+        part if isinstance(part, bytes) else str(part).encode() for part in metadata.stream)
+    end = content.rindex(b"</rdf:RDF>")
+    metadata.stream = [content[:end] + facturx_descriptions() + content[end:]]
 
 
 def html_to_pdfa(html: str, *, xml: bytes | None = None, at: datetime | None = None) -> bytes:
@@ -85,7 +102,7 @@ def html_to_pdfa(html: str, *, xml: bytes | None = None, at: datetime | None = N
         options["attachments"] = [Attachment(
             string=xml, name=FACTURX_FILENAME, relationship="Data", created=at, modified=at,
             description="Factur-X EN 16931 invoice data")]
-        options["xmp_metadata"] = [facturx_xmp_url()]
+        options["finisher"] = _facturx_finisher
     try:
         data: bytes = HTML(string=html, base_url=".").write_pdf(
             pdf_variant="pdf/a-3b", font_config=_fonts(), uncompressed_pdf=False, **options

@@ -103,5 +103,6 @@ def render_html(document: Document, *, operator_note: str = "") -> str:
     qr = proof_qr_svg(document.proof) if document.proof else None
     return template.render(
         doc=document, DocumentType=DocumentType, qr=qr, operator_note=operator_note,
+        ADJUSTMENTS=("MIN_PRICE", "MAX_PRICE", "REFUND"),
         zones=sorted({block.local_start.strftime("%Z") for block in document.sessions}),
     )  # fmt: skip

@@ -81,7 +81,7 @@ def save_document(
         paid=doc.paid, payment_means=doc.payment_means, payment_note=doc.payment_note,
         language=doc.language, corrects_id=corrects_id, corrects_number=doc.corrects_number,
         corrects_issue_date=doc.corrects_issue_date, reason=doc.reason, proof=doc.proof,
-        pdf=pdf,
+        pdf=pdf, details={"payment": doc.payment_details, "supply_country": doc.supply_country},
     )  # fmt: skip
     s.add(row)
     s.flush()
@@ -90,8 +90,9 @@ def save_document(
         s.execute(insert(DocumentSessionRow), sessions)
     if lines:
         s.execute(insert(DocumentLineRow), lines)
-    vat = [{"document_id": row.id, "rate": v.rate, "taxable": v.taxable, "vat": v.vat}
-           for v in doc.totals.by_rate]  # fmt: skip
+    vat = [{"document_id": row.id, "rate": v.rate, "taxable": v.taxable, "vat": v.vat,
+            "category": v.category, "exemption_code": v.exemption_code,
+            "exemption_reason": v.exemption_reason} for v in doc.totals.by_rate]  # fmt: skip
     if vat:
         s.execute(insert(DocumentVatRow), vat)
     return row
@@ -116,6 +117,7 @@ def _children(
             "kind": line.kind.value, "description": line.description,
             "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
             "vat_rate": line.vat_rate, "net": line.net, "vat": line.vat, "gross": line.gross,
+            "vat_category": line.vat_category,
         } for n, line in enumerate(b.lines))  # fmt: skip
     return sessions, lines
 
@@ -129,6 +131,7 @@ def _lines(s: Session, document_id: int) -> dict[int, list[DocumentLine]]:
             kind=ComponentKind(line.kind), description=line.description,
             quantity=line.quantity, unit=line.unit, unit_price=line.unit_price,
             vat_rate=line.vat_rate, net=line.net, vat=line.vat, gross=line.gross,
+            vat_category=line.vat_category,
         ))  # fmt: skip
     return by_session
 
@@ -149,9 +152,11 @@ def load_document(s: Session, row: DocumentRow) -> Document:
                 .order_by(DocumentSessionRow.position))
     blocks = tuple(_block(b, lines.get(b.position, [])) for b in s.execute(sessions).scalars())
     vat_query = select(DocumentVatRow).where(DocumentVatRow.document_id == row.id)
-    vat = tuple(sorted((VatSubtotal(rate=v.rate, taxable=v.taxable, vat=v.vat)
+    vat = tuple(sorted((VatSubtotal(rate=v.rate, taxable=v.taxable, vat=v.vat,
+                                    category=v.category, exemption_code=v.exemption_code,
+                                    exemption_reason=v.exemption_reason)
                         for v in s.execute(vat_query).scalars()),
-                       key=lambda v: v.rate, reverse=True))  # same order as `totals_of`
+                       key=lambda v: (-v.rate, v.category)))  # same order as `totals_of`
     return _document(row, blocks, vat)
 
 
@@ -168,4 +173,6 @@ def _document(row: DocumentRow, blocks: tuple[SessionBlock, ...],
         payment_note=row.payment_note, payment_means=row.payment_means,
         corrects_number=row.corrects_number, corrects_issue_date=row.corrects_issue_date,
         reason=row.reason, proof=row.proof, source_key=row.source_key,
+        payment_details=dict((row.details or {}).get("payment") or {}),
+        supply_country=str((row.details or {}).get("supply_country") or ""),
     )  # fmt: skip

@@ -17,18 +17,21 @@ from sqlalchemy.orm import Session
 from evbill.invoicing.cii import to_cii
 from evbill.invoicing.compose import (
     BillingPeriod,
+    ChargedSession,
     Issue,
     compose_credit_note,
     compose_invoice,
     compose_receipt,
 )
+from evbill.invoicing.einvoice import is_iban
 from evbill.invoicing.model import Document, DocumentError, Party
 from evbill.invoicing.numbering import SeriesKey
+from evbill.invoicing.payment_means import credit_means, paid_means
 from evbill.invoicing.pdf import render_pdf
 from evbill.invoicing.proofs import LedgerProofs, is_pending
 from evbill.invoicing.repository import document_by_key, load_document, next_number, save_document
 from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
-from evbill.invoicing.sources import charged_session, uninvoiced_sessions
+from evbill.invoicing.sources import charged_session, customer_party, uninvoiced_sessions
 from evbill.invoicing.tables import BillingCustomerRow, DocumentRow, DocumentSessionRow
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
 from evbill.store.database import Database
@@ -37,8 +40,8 @@ __all__ = ["DocumentNotFound", "InvoicingService"]
 
 log = logging.getLogger(__name__)
 
-#: Receipt payment note and UNTDID 4461 means per payment method.
-_PAID_BY = {"card": ("Paid by card", "48"), "wallet": ("Paid from the prepaid wallet", "ZZZ")}
+#: Payment methods that are settled at once and get a receipt.
+_PAID_BY = ("card", "wallet")
 
 #: (session reference, ledger transaction id or None) → the receipt's ledger proof, or an
 #: anchor with `"status": "pending"` while the transaction's day has no Merkle root yet.
@@ -59,6 +62,7 @@ class InvoicingService:
         self.db = db
         self.settings = settings or get_invoicing_settings()
         self._vat = self.settings.vat_table()
+        self._rules = self.settings.vat_rules()
         self._issuer = self.settings.issuer()
         self._proofs: ProofLookup = proofs or LedgerProofs(db)
 
@@ -73,8 +77,13 @@ class InvoicingService:
             s.commit()
 
     def _customer(self, s: Session, account_id: str) -> Party:
+        """The account's billing profile (accounts), else its legacy billing customer row,
+        else an anonymous payer: a simplified invoice (art. 226b) names no address."""
+        party = customer_party(s, account_id)
+        if party is not None:
+            return party
         row = s.get(BillingCustomerRow, account_id)
-        if row is None:  # a simplified invoice (art. 226b) needs no customer address
+        if row is None:
             return Party(name=f"Customer {account_id}", street="", postcode="", city="",
                          country=self.settings.issuer_country)  # fmt: skip
         return Party(name=row.name, street=row.street, postcode=row.postcode, city=row.city,
@@ -83,7 +92,8 @@ class InvoicingService:
     def _issue(self, s: Session, account_id: str, now: datetime) -> Issue:
         return Issue(issuer=self._issuer, customer=self._customer(s, account_id),
                      operator_id=self.settings.operator_id, account_id=account_id,
-                     issued_at=now, time_zone=self.settings.time_zone, vat=self._vat)  # fmt: skip
+                     issued_at=now, time_zone=self.settings.time_zone, vat=self._vat,
+                     rules=self._rules)  # fmt: skip
 
     # --- issuing --------------------------------------------------------------------------
     def _number_and_save(self, s: Session, doc: Document, corrects_id: int | None = None
@@ -124,33 +134,67 @@ class InvoicingService:
                                     "postpaid sessions go on the monthly invoice")
             if proof is None:
                 proof = self._proofs(reference, charge.ledger_transaction)
-            note, means = _PAID_BY[charge.method]
+            means, note, details = paid_means(s, charge)
             session = charged_session(s, reference, country=self.settings.issuer_country)
             doc = compose_receipt(self._issue(s, charge.account, now), session,
-                                  payment_note=note, payment_means=means, proof=proof)
+                                  payment_note=note, payment_means=means,
+                                  payment_details=details, proof=proof)  # fmt: skip
             return self._commit_or_existing(s, self._number_and_save(s, doc))
 
-    def compose_invoice_in(self, s: Session, account: str, currency: str,
-                           period: BillingPeriod, now: datetime) -> Document | None:
-        """Compose (unnumbered) the account's invoice for `period`; None if nothing to bill."""
+    def compose_invoices_in(self, s: Session, account: str, currency: str,
+                            period: BillingPeriod, now: datetime) -> list[Document]:
+        """Compose (unnumbered) the account's invoices for `period`, one per taxing country
+        (the stations' countries, home first); empty if nothing to bill."""
         _, until = period.bounds(self.settings.time_zone)
         sessions = uninvoiced_sessions(s, account, currency, until,
                                        country=self.settings.issuer_country)  # fmt: skip
-        if not sessions:
-            return None
-        doc = compose_invoice(self._issue(s, account, now), period, sessions,
-                              currency=currency, payment_days=self.settings.payment_days)
-        first = min(b.local_start.date() for b in doc.sessions)
-        return doc if first >= doc.period_start else _from(doc, first)
+        home = self.settings.issuer_country
+        by_country: dict[str, list[ChargedSession]] = {}
+        for session in sessions:
+            by_country.setdefault(session.country, []).append(session)
+        issue = self._issue(s, account, now)
+        docs = []
+        for country in sorted(by_country, key=lambda c: (c != home, c)):
+            doc = compose_invoice(issue, period, by_country[country], currency=currency,
+                                  payment_days=self.settings.payment_days,
+                                  **self._invoice_means())  # fmt: skip
+            first = min(b.local_start.date() for b in doc.sessions)
+            docs.append(doc if first >= doc.period_start else _from(doc, first))
+        return docs
+
+    def compose_invoice_in(self, s: Session, account: str, currency: str,
+                           period: BillingPeriod, now: datetime) -> Document | None:
+        """The first (home country's) of `compose_invoices_in`, None if nothing to bill."""
+        docs = self.compose_invoices_in(s, account, currency, period, now)
+        return docs[0] if docs else None
+
+    def _invoice_means(self) -> dict[str, Any]:
+        """A postpaid invoice is paid by credit transfer to the issuer's account (BR-61): SEPA
+        (58) to an IBAN, else a local credit transfer (30) to the account number."""
+        iban = self.settings.issuer_iban
+        if not iban:
+            raise DocumentError("issuer.iban: a postpaid invoice asks for a SEPA credit "
+                                "transfer, which needs the issuer's IBAN "
+                                "(EVBILL_INVOICE_ISSUER_IBAN)")
+        return {"payment_means": "58" if is_iban(iban) else "30",
+                "payment_details": {"iban": iban}}
+
+    def issue_invoices_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
+                          now: datetime) -> list[Document]:  # fmt: skip
+        """Inside the caller's transaction: the account's invoices for `period` (one per taxing
+        country), existing ones as issued, new ones numbered (not committed)."""
+        issued = [load_document(s, row) for row in _invoices_of(s, account, period, currency)]
+        if issued:  # a repeated call returns what the first issued
+            return issued
+        docs = self.compose_invoices_in(s, account, currency, period, now)
+        return [self._number_and_save(s, d) for d in docs]
 
     def issue_invoice_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
                          now: datetime) -> Document | None:  # fmt: skip
-        """Inside the caller's transaction: the existing invoice, or a new one (not committed)."""
-        existing = document_by_key(s, f"invoice:{account}:{period}:{currency}")
-        if existing is not None:
-            return load_document(s, existing)
-        doc = self.compose_invoice_in(s, account, currency, period, now)
-        return None if doc is None else self._number_and_save(s, doc)
+        """Inside the caller's transaction: the existing invoice, or a new one (not committed);
+        with sessions in several countries, all are issued and the first is returned."""
+        docs = self.issue_invoices_in(s, account, currency, period, now)
+        return docs[0] if docs else None
 
     def issue_invoice(self, account: str, currency: str, period: BillingPeriod, *,
                       now: datetime) -> Document | None:  # fmt: skip
@@ -171,9 +215,12 @@ class InvoicingService:
             assert charge is not None  # foreign key
             original_row = _document_of_session(s, charge.reference)
             original = load_document(s, original_row)
+            means, note, details = credit_means(s, charge)
             doc = compose_credit_note(self._issue(s, charge.account, now), original,
                                       refund_key=refund_id, reason=refund.reason,
-                                      amount=refund.amount, session=charge.reference)
+                                      amount=refund.amount, session=charge.reference,
+                                      payment_means=means, payment_note=note,
+                                      payment_details=details)  # fmt: skip
             return self._commit_or_existing(s, self._number_and_save(s, doc, original_row.id))
 
     # --- reading and rendering -------------------------------------------------------------
@@ -215,6 +262,14 @@ class InvoicingService:
 
 def _from(doc: Document, first: date) -> Document:
     return replace(doc, period_start=first)
+
+
+def _invoices_of(s: Session, account: str, period: BillingPeriod,
+                 currency: str) -> list[DocumentRow]:  # fmt: skip
+    base = f"invoice:{account}:{period}:{currency}"
+    return list(s.execute(select(DocumentRow).where(
+        (DocumentRow.source_key == base) | DocumentRow.source_key.like(f"{base}:%"))
+        .order_by(DocumentRow.id)).scalars())  # fmt: skip
 
 
 def _charge(s: Session, reference: str) -> PaymentChargeRow:

@@ -1,8 +1,11 @@
 """Where charged sessions come from: the store's CDRs, sessions, stations and payment charges.
 
-A CDR is stored as OCPI JSON (totals per dimension, the tariff that priced it); its lines are
-rebuilt from those totals: one per dimension that cost something, at the tariff's unit price
-and VAT rate. The payment charge says how the session was paid and by which account.
+A CDR is stored as OCPI JSON. Its document lines are the priced CDR's own lines (`breakdown`,
+written by rating: every component, reservation fees, min/max price adjustments, each with
+its exact amount and VAT rate), so a document totals exactly what was rated. A CDR without a
+breakdown (a partner's, or one rated before it was stored) is rebuilt from its OCPI totals:
+one line per dimension, reservation cost, and the difference to `total_cost` as a min/max
+price adjustment. The place of supply is the station's country (`place_of_supply`).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evbill.accounts.profiles import profile_of
 from evbill.invoicing.compose import Charge, ChargedSession
-from evbill.invoicing.model import ComponentKind, DocumentError
+from evbill.invoicing.model import ComponentKind, DocumentError, Party
+from evbill.invoicing.place_of_supply import station_country
 from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
 from evbill.payments.tables import PaymentChargeRow
 from evbill.store.references import cdr_for_reference
 from evbill.store.tables import CdrRow, SessionRow, StationRow
 
-__all__ = ["SessionNotBillable", "charged_session", "postpaid_accounts", "uninvoiced_sessions"]
+__all__ = ["SessionNotBillable", "charged_session", "customer_party", "postpaid_accounts",
+           "uninvoiced_sessions"]
 
 _DIMENSIONS = (
     (ComponentKind.FLAT, "total_fixed_cost", None),
@@ -46,8 +52,36 @@ def _tariff_component(cdr: dict[str, Any], kind: ComponentKind) -> dict[str, Any
     return None
 
 
+def charges_from_breakdown(lines: list[dict[str, Any]]) -> tuple[Charge, ...]:
+    """The rated lines as stored by `PricedCdr.to_ocpi(breakdown=True)`, exact amounts."""
+    charges = []
+    for line in lines:
+        exact = line.get("exact_excl_vat", line.get("amount_excl_vat"))
+        if exact is None or Decimal(exact) == 0:
+            continue
+        vat = line.get("vat")
+        charges.append(Charge(ComponentKind(str(line["type"])), Decimal(line["quantity"]),
+                              Decimal(line["unit_price"]), Decimal(exact),
+                              None if vat is None else Decimal(vat)))  # fmt: skip
+    return tuple(charges)
+
+
+def charges_of(cdr: dict[str, Any]) -> tuple[Charge, ...]:
+    """The CDR's own lines when rating stored them, else rebuilt from its totals."""
+    breakdown = cdr.get("breakdown")
+    if isinstance(breakdown, list) and breakdown:
+        return charges_from_breakdown(breakdown)
+    return charges_from_ocpi(cdr)
+
+
+def _excl(cdr: dict[str, Any], field: str) -> Decimal:
+    cost = cdr.get(field)
+    return Decimal(cost["excl_vat"]) if cost else Decimal(0)
+
+
 def charges_from_ocpi(cdr: dict[str, Any]) -> tuple[Charge, ...]:
-    """One charge per OCPI cost dimension with a non-zero cost (or a configured flat fee)."""
+    """One charge per OCPI cost dimension with a non-zero cost (or a configured flat fee),
+    the reservation cost, and what `total_cost` adds or takes beyond them (min/max price)."""
     charging = Decimal(cdr.get("total_time", 0)) - Decimal(cdr.get("total_parking_time", 0))
     quantities = {"total_energy": Decimal(cdr.get("total_energy", 0)),
                   "charging_time": charging,
@@ -65,7 +99,20 @@ def charges_from_ocpi(cdr: dict[str, Any]) -> tuple[Charge, ...]:
         vat = component.get("vat") if component else None
         charges.append(Charge(kind, quantity, price, net,
                               None if vat is None else Decimal(vat)))
+    reservation = _excl(cdr, "total_reservation_cost")
+    if reservation:
+        charges.append(Charge(ComponentKind.RESERVATION_FLAT, Decimal(1), reservation,
+                              reservation, _first_vat(charges)))
+    total = _excl(cdr, "total_cost")
+    rest = total - sum((c.amount_excl_vat for c in charges), Decimal(0)) if total else Decimal(0)
+    if rest:
+        kind = ComponentKind.MIN_PRICE if rest > 0 else ComponentKind.MAX_PRICE
+        charges.append(Charge(kind, Decimal(1), rest, rest, _first_vat(charges)))
     return tuple(charges)
+
+
+def _first_vat(charges: list[Charge]) -> Decimal | None:
+    return next((c.vat_rate for c in charges if c.vat_rate is not None), None)
 
 
 def _load_cdr(s: Session, reference: str) -> tuple[CdrRow, SessionRow]:
@@ -95,12 +142,22 @@ def _build(reference: str, cdr_row: CdrRow, row: SessionRow, station: StationRow
     return ChargedSession(
         reference=reference, station_id=row.station_id, evse_id=str(row.evse_id),
         address=(station.address if station and station.address else row.station_id),
-        country=country, time_zone=row.time_zone, start=row.started_at, end=end,
+        country=station_country(cdr, row.time_zone, default=country),
+        time_zone=row.time_zone, start=row.started_at, end=end,
         charging_hours=Decimal(cdr.get("total_time", 0)) - parking, parking_hours=parking,
         energy_kwh=Decimal(cdr.get("total_energy", 0)),
         signed_meter=cdr_row.energy_source == "signed", currency=cdr_row.currency,
-        charges=charges_from_ocpi(cdr), cdr_id=cdr_row.id,
+        charges=charges_of(cdr), cdr_id=cdr_row.id,
     )  # fmt: skip
+
+
+def customer_party(s: Session, account_id: str) -> Party | None:
+    """The account's billing profile (accounts) as a document party; None: anonymous."""
+    profile = profile_of(s, account_id)
+    if profile is None:
+        return None
+    return Party(name=profile.name, street=profile.address, postcode=profile.postcode,
+                 city=profile.city, country=profile.country, vat_id=profile.vat_id)
 
 
 def postpaid_accounts(s: Session) -> list[tuple[str, str]]:

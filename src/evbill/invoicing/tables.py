@@ -78,6 +78,8 @@ class DocumentRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     proof: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     pdf: Mapped[bytes | None]
+    #: payment details (card brand/last4, mandate, refund destination) and place of supply
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class DocumentSessionRow(Base):
@@ -118,6 +120,7 @@ class DocumentLineRow(Base):
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
     gross: Mapped[Decimal]
+    vat_category: Mapped[str] = mapped_column(String(2), server_default="S")
 
 
 class DocumentVatRow(Base):
@@ -129,6 +132,9 @@ class DocumentVatRow(Base):
     rate: Mapped[Decimal]
     taxable: Mapped[Decimal]
     vat: Mapped[Decimal]
+    category: Mapped[str] = mapped_column(String(2), server_default="S")
+    exemption_code: Mapped[str | None] = mapped_column(String(32))
+    exemption_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class BillingCustomerRow(Base):

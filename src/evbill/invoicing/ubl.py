@@ -10,11 +10,12 @@ from lxml.etree import _Element
 
 from evbill.invoicing.einvoice import (
     EN16931,
-    PAYMENT_MEANS_TEXT,
     XmlLine,
     amount,
     decimal_text,
+    has_rate,
     lines_of,
+    means_text,
     notes_of,
 )
 from evbill.invoicing.model import Document, DocumentType, Party
@@ -44,10 +45,12 @@ def _scheme(parent: _Element, name: str = "TaxScheme") -> None:
     _cbc(_cac(parent, name), "ID", "VAT")
 
 
-def _party(parent: _Element, role: str, party: Party) -> None:
+def _party(parent: _Element, role: str, party: Party, creditor_id: str | None = None) -> None:
     node = _cac(_cac(parent, role), "Party")
     if party.email:
         _cbc(node, "EndpointID", party.email, schemeID="EM")
+    if creditor_id:  # BT-90, SEPA creditor identifier of a direct debit
+        _cbc(_cac(node, "PartyIdentification"), "ID", creditor_id, schemeID="SEPA")
     _cbc(_cac(node, "PartyName"), "Name", party.name)
     address = _cac(node, "PostalAddress")
     _cbc(address, "StreetName", party.street)
@@ -70,10 +73,16 @@ def _party(parent: _Element, role: str, party: Party) -> None:
             _cbc(contact, "ElectronicMail", party.email)
 
 
-def _category(parent: _Element, name: str, rate: Decimal, category: str) -> None:
+def _category(parent: _Element, name: str, rate: Decimal, category: str,
+              exemption: tuple[str | None, str | None] = (None, None)) -> None:  # fmt: skip
     node = _cac(parent, name)
     _cbc(node, "ID", category)
-    _cbc(node, "Percent", decimal_text(rate))
+    if has_rate(category):
+        _cbc(node, "Percent", decimal_text(rate))
+    if exemption[0]:
+        _cbc(node, "TaxExemptionReasonCode", exemption[0])
+    if exemption[1]:
+        _cbc(node, "TaxExemptionReason", exemption[1])
     _scheme(node)
 
 
@@ -116,17 +125,37 @@ def _header(root: _Element, kind: str, doc: Document) -> None:
             _cbc(ref, "IssueDate", doc.corrects_issue_date.isoformat())
 
 
+def _delivery(root: _Element, doc: Document) -> None:
+    """BG-13: the stations' country (BT-80, place of supply); a receipt's or credit note's
+    date of supply (BT-72). Never an empty element (PEPPOL-EN16931-R008)."""
+    receipt_like = doc.doc_type is not DocumentType.INVOICE or not doc.supply_country
+    delivery = _cac(root, "Delivery")
+    if receipt_like:
+        _cbc(delivery, "ActualDeliveryDate", doc.period_end.isoformat())
+    if doc.supply_country:
+        address = _cac(_cac(delivery, "DeliveryLocation"), "Address")
+        _cbc(_cac(address, "Country"), "IdentificationCode", doc.supply_country)
+
+
 def _payment(root: _Element, kind: str, doc: Document) -> None:
-    if doc.doc_type is not DocumentType.INVOICE:
-        _cbc(_cac(root, "Delivery"), "ActualDeliveryDate", doc.period_end.isoformat())
+    _delivery(root, doc)
+    details = doc.payment_details
     means = _cac(root, "PaymentMeans")
-    _cbc(means, "PaymentMeansCode", doc.payment_means,
-         name=PAYMENT_MEANS_TEXT.get(doc.payment_means, "Other"))  # fmt: skip
+    _cbc(means, "PaymentMeansCode", doc.payment_means, name=means_text(doc))
     if kind == "CreditNote" and doc.due_date:
         _cbc(means, "PaymentDueDate", doc.due_date.isoformat())
     _cbc(means, "PaymentID", doc.number)
+    if doc.payment_means == "48" and details.get("last4"):
+        card = _cac(means, "CardAccount")
+        _cbc(card, "PrimaryAccountNumberID", details["last4"])
+        _cbc(card, "NetworkID", details.get("brand") or "card")
     if doc.payment_means in ("30", "58") and doc.issuer.iban:
         _cbc(_cac(means, "PayeeFinancialAccount"), "ID", doc.issuer.iban)
+    if doc.payment_means == "59" and details.get("mandate"):
+        mandate = _cac(means, "PaymentMandate")
+        _cbc(mandate, "ID", details["mandate"])
+        if details.get("debtor_iban"):
+            _cbc(_cac(mandate, "PayerFinancialAccount"), "ID", details["debtor_iban"])
     if doc.payment_note:
         _cbc(_cac(root, "PaymentTerms"), "Note", doc.payment_note)
 
@@ -139,7 +168,8 @@ def _totals(root: _Element, doc: Document) -> None:
         node = _cac(tax_total, "TaxSubtotal")
         _cbc(node, "TaxableAmount", amount(subtotal.taxable, cur), currencyID=cur)
         _cbc(node, "TaxAmount", amount(subtotal.vat, cur), currencyID=cur)
-        _category(node, "TaxCategory", subtotal.rate, subtotal.category)
+        _category(node, "TaxCategory", subtotal.rate, subtotal.category,
+                  (subtotal.exemption_code, subtotal.exemption_reason))
     monetary = _cac(root, "LegalMonetaryTotal")
     prepaid = totals.gross if doc.paid else Decimal(0)
     _cbc(monetary, "LineExtensionAmount", amount(totals.net, cur), currencyID=cur)
@@ -158,7 +188,8 @@ def to_ubl(doc: Document) -> bytes:
     nsmap: Any = {None: _ROOTS[kind], "cac": _CAC, "cbc": _CBC}  # None: the default namespace
     root = etree.Element(f"{{{_ROOTS[kind]}}}{kind}", nsmap=nsmap)
     _header(root, kind, doc)
-    _party(root, "AccountingSupplierParty", doc.issuer)
+    creditor = doc.payment_details.get("creditor_id") if doc.payment_means == "59" else None
+    _party(root, "AccountingSupplierParty", doc.issuer, creditor)
     _party(root, "AccountingCustomerParty", doc.customer)
     _payment(root, kind, doc)
     _totals(root, doc)

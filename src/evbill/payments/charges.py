@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from evbill.invoicing.compose import payment_split
 from evbill.invoicing.settings import InvoicingSettings
-from evbill.invoicing.sources import charged_session
+from evbill.invoicing.sources import charged_session, customer_party
 from evbill.ledger.postings import VatLine
 from evbill.money import Money, MoneyError
 from evbill.payments.model import SessionCharge
@@ -32,13 +32,16 @@ class ChargeSource:
         self.db = db
         self.invoicing = invoicing
 
-    def charge(self, cdr_id: str, reference: str) -> SessionCharge:
+    def charge(self, cdr_id: str, reference: str, account: str | None = None) -> SessionCharge:
+        """The session's charge; with `account`, taxed for its billing profile (a buyer with a
+        VAT id of the station's country abroad is reverse charged, as its invoice will be)."""
         settings = self.invoicing
         with self.db.read_sessions() as s:
             session = charged_session(s, cdr_id, country=settings.issuer_country)
             operator = s.scalars(select(StationRow.operator)
                                  .where(StationRow.id == session.station_id)).first()
-        net, vat = payment_split(session, settings.vat_table())
+            customer = None if account is None else customer_party(s, account)
+        net, vat = payment_split(session, settings.vat_rules(), customer)
         cur = session.currency
         return SessionCharge(reference, operator or settings.operator_id, Money(net, cur),
                              tuple(VatLine(c, r, Money(v, cur)) for c, r, v in vat))

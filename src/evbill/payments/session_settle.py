@@ -50,7 +50,7 @@ class SessionSettler:
 
     def _charge_first(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
         reference = payment.reference if payment.mode == "adhoc" else cdr.id
-        charge = self.charges.charge(cdr.id, reference)
+        charge = self.charges.charge(cdr.id, reference, payment.account)
         if payment.mode == "adhoc":
             try:
                 outcome = self.payments.capture(charge)
@@ -75,7 +75,7 @@ class SessionSettler:
         a second time."""
         assert payment.charged_gross is not None and payment.charged_net is not None
         assert payment.charge_reference is not None
-        charge = self.charges.charge(cdr.id, payment.charge_reference)
+        charge = self.charges.charge(cdr.id, payment.charge_reference, payment.account)
         old_net = Money(payment.charged_net, charge.net.currency)
         old_gross = Money(payment.charged_gross, charge.net.currency)
         diff = charge.gross - old_gross

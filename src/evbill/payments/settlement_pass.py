@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evbill.accounts.credentials import session_credential
 from evbill.invoicing.compose import payment_split
-from evbill.invoicing.sources import charged_session
+from evbill.invoicing.sources import charged_session, customer_party
 from evbill.ledger.postings import VatLine
 from evbill.money import Money
 from evbill.payments.adhoc import FAILED, STARTING
@@ -49,14 +49,17 @@ _BATCH = 200
 SETTLED = "settled"
 
 
-def session_charge(ctx: PaymentsApp, reference: str, cdr_id: str) -> SessionCharge:
-    """The rated session's price split as the receipt will show it (net + VAT per rate)."""
+def session_charge(ctx: PaymentsApp, reference: str, cdr_id: str,
+                   account: str | None = None) -> SessionCharge:  # fmt: skip
+    """The rated session's price split as its document will show it (net + VAT per rate,
+    taxed for `account`'s billing profile)."""
     settings = ctx.invoicing.settings
     with ctx.db.read_sessions() as s:
         session = charged_session(s, cdr_id, country=settings.issuer_country)
         operator = s.scalars(select(StationRow.operator).where(
             StationRow.id == session.station_id)).first()  # fmt: skip
-    net, vat = payment_split(session, settings.vat_table())
+        customer = None if account is None else customer_party(s, account)
+    net, vat = payment_split(session, settings.vat_rules(), customer)
     cur = session.currency
     return SessionCharge(reference, operator or settings.operator_id, Money(net, cur),
                          tuple(VatLine(c, r, Money(v, cur)) for c, r, v in vat))
@@ -157,7 +160,7 @@ def _settle_driver(ctx: PaymentsApp, cdr_id: str, session_id: int,
                    payment: TokenPayment) -> None:
     """Charge one driver session (wallet + receipt, or the account) and record it as the
     session's payment; a zero price is recorded as settled with nothing charged."""
-    charge = session_charge(ctx, cdr_id, cdr_id)
+    charge = session_charge(ctx, cdr_id, cdr_id, payment.account)
     zero = charge.gross.is_zero()
     if payment.mode == WALLET:
         ctx.payments.pay_from_wallet(payment.account, charge)

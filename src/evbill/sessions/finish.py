@@ -131,7 +131,7 @@ def _rate(
         tariff = parse_tariff(loads(tariff_row.ocpi_json))
         priced = rate_timeline(tariff, row.time_zone, samples, cdr_id=cdr_id_for(row),
                                reservation=row.reservation_id is not None)  # fmt: skip
-        ocpi = priced.to_ocpi()
+        ocpi = priced.to_ocpi(breakdown=True)  # the document lines (invoicing.sources)
     except (TariffError, RatingError, MoneyError, ArithmeticError) as exc:
         add_flag(row, SessionFlag.RATING_FAILED, f"tariff {tariff_row.tariff_id}: {exc}")
         return
