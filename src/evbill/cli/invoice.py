@@ -103,3 +103,33 @@ def show(
             raise fail(str(exc), 1) from None
         except (DocumentError, OSError) as exc:
             raise fail(str(exc)) from None
+
+
+def echo_documents_report(url: str | None) -> bool:
+    """Verify the issued documents; print every problem (stderr) or the summary (stdout)."""
+    from evbill.invoicing.chain_store import verify_stored_documents
+
+    try:
+        db = Database.open(url or get_settings().resolved_database_url)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+    try:
+        report = verify_stored_documents(db)
+    finally:
+        db.dispose()
+    if report.ok:
+        typer.echo(report.summary())
+        return True
+    for problem in report.problems:
+        typer.echo(f"document verification FAILED: {problem}", err=True)
+    typer.echo(f"{len(report.problems)} problem(s) in {report.documents} documents", err=True)
+    return False
+
+
+@invoice_app.command("verify")
+def verify(database: DatabaseOption = None) -> None:
+    """Recompute every issued document's hash, its series chain and the daily roots; exit 1
+    naming each changed, deleted or reordered document."""
+    if not echo_documents_report(database):
+        raise typer.Exit(1)
+
