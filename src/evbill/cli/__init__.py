@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing a command module registers its commands on `app`.
 from evbill.cli import api as _api  # noqa: F401
+from evbill.cli import audit as _audit  # noqa: F401
 from evbill.cli import bill as _bill  # noqa: F401
 from evbill.cli import db as _db  # noqa: F401
 from evbill.cli import demo as _demo  # noqa: F401
