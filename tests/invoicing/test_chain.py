@@ -5,6 +5,7 @@ which names every changed, deleted or reordered document (`evbill invoice verify
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,11 @@ from typer.testing import CliRunner
 
 from evbill.cli import app
 from evbill.invoicing.chain import content_digest, link_hash
-from evbill.invoicing.chain_store import close_documents_day, verify_stored_documents
+from evbill.invoicing.chain_store import (
+    close_documents_day,
+    document_roots,
+    verify_stored_documents,
+)
 from evbill.invoicing.chain_tables import (
     CHILD_TABLES,
     ChainStartRow,
@@ -105,6 +110,11 @@ def test_a_clean_world_verifies(issued: Database) -> None:
     assert code == 0 and "documents intact: 6 documents in 2 series, 1 daily roots" in out
     code, out, _ = _cli("ledger", "verify", "--database", url)
     assert code == 0 and "documents intact: 6 documents" in out
+    code, out, _ = _cli("ledger", "close-day", "2026-11-01", "--database", url)
+    assert code == 0
+    with issued.read_sessions() as s:
+        [root] = document_roots(s)
+    assert json.loads(out)["documents"] == {"count": 6, "root": root.root}
 
 
 @pytest.mark.parametrize("statement", [
