@@ -110,6 +110,8 @@ def test_a_clean_world_verifies(issued: Database) -> None:
     assert code == 0 and "documents intact: 6 documents in 2 series, 1 daily roots" in out
     code, out, _ = _cli("ledger", "verify", "--database", url)
     assert code == 0 and "documents intact: 6 documents" in out
+    code, out, err = _cli("invoice", "show", "RCT-2026-000002", "--database", url)
+    assert code == 0 and "FAILED" not in err
     code, out, _ = _cli("ledger", "close-day", "2026-11-01", "--database", url)
     assert code == 0
     with issued.read_sessions() as s:
@@ -170,6 +172,10 @@ def test_a_changed_document_is_named(issued: Database, statement: str, number: s
     assert code == 1 and f"document {number}: its content" in err
     code, _, err = _cli("ledger", "verify", "--database", url)
     assert code == 1 and number in err
+    code, out, err = _cli("invoice", "show", number, "--database", url)
+    assert code != 0 and f"verification FAILED: document {number}: its content was changed" in err
+    if "total_gross" in statement:  # still readable: shown, and flagged
+        assert code == 1 and f"number: {number}" in out
 
 
 def _delete(conn: Connection, number: str) -> None:

@@ -86,9 +86,15 @@ def show(
     ubl: Annotated[Path | None, typer.Option("--ubl", help="Write the UBL 2.1 XML.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Print a document's totals and sessions; optionally write its PDF and XML files."""
+    """Print a document's totals and sessions; optionally write its PDF and XML files.
+    Exit 1 when the stored document fails its tamper check (`evbill invoice verify`)."""
+    from evbill.invoicing.chain_store import document_problems
+
     with invoicing_service(database) as service:
         try:
+            problems = document_problems(service.db, number)
+            for problem in problems:
+                typer.echo(f"WARNING: verification FAILED: {problem}", err=True)
             doc = service.find(number)
             _echo_header(doc)
             console.print(_summary(doc))
@@ -103,6 +109,8 @@ def show(
             raise fail(str(exc), 1) from None
         except (DocumentError, OSError) as exc:
             raise fail(str(exc)) from None
+    if problems:
+        raise typer.Exit(1)
 
 
 def echo_documents_report(url: str | None) -> bool:

@@ -33,7 +33,13 @@ from evbill.invoicing.tables import (
 from evbill.ledger.merkle import close_day
 from evbill.store.database import Database
 
-__all__ = ["append_link", "close_documents_day", "document_roots", "verify_stored_documents"]
+__all__ = [
+    "append_link",
+    "close_documents_day",
+    "document_problems",
+    "document_roots",
+    "verify_stored_documents",
+]
 
 _BATCH = 2000
 
@@ -92,12 +98,14 @@ def _children(s: Session, table: Any, ids: list[int]) -> dict[int, list[Mapping[
     return by_doc
 
 
-def _documents(s: Session) -> Iterator[ChainedDocument]:
-    """Every document in (series, seq) order with its recomputed content, in batches."""
+def _documents(s: Session, ids: list[int] | None = None) -> Iterator[ChainedDocument]:
+    """Every document (or those of `ids`) in (series, seq) order with its recomputed content,
+    in batches."""
     table = DocumentRow.__table__
     columns = [c for c in table.columns if c.key != "pdf"]
-    order = select(DocumentRow.id).order_by(DocumentRow.series, DocumentRow.seq)
-    ids = list(s.scalars(order))
+    if ids is None:
+        ids = list(s.scalars(select(DocumentRow.id).order_by(DocumentRow.series,
+                                                             DocumentRow.seq)))
     for start in range(0, len(ids), _BATCH):
         batch = ids[start:start + _BATCH]
         rows = {r["id"]: dict(r) for r in s.execute(select(*columns).where(table.c.id.in_(batch)))
@@ -131,3 +139,33 @@ def verify_stored_documents(db: Database) -> DocumentReport:
             _documents(s), orphan_links=orphans, series_heads=heads, roots=roots,
             first_chained_id=start.first_document_id if start is not None else 0,
         )  # fmt: skip
+
+
+def document_problems(db: Database, number: str) -> list[str]:
+    """What is wrong with one document and its link to the one before it (`invoice show`)."""
+    with db.read_sessions() as s:
+        ids = list(s.scalars(select(DocumentRow.id).where(DocumentRow.number == number)))
+        found = list(_documents(s, ids))
+        problems: list[str] = []
+        for doc in found:
+            link = doc.link
+            if link is None:
+                start = s.get(ChainStartRow, 1)
+                if start is None or doc.document_id >= start.first_document_id:
+                    problems.append(f"document {number}: has no chain link")
+                continue
+            prev = s.execute(select(DocumentLinkRow.number, DocumentLinkRow.hash)
+                             .where(DocumentLinkRow.series == doc.series,
+                                    DocumentLinkRow.seq < doc.seq)
+                             .order_by(DocumentLinkRow.seq.desc()).limit(1)).first()
+            expected = link_hash(doc.series, doc.seq, doc.number, doc.day, link.prev_number,
+                                 link.prev_hash, doc.content)  # fmt: skip
+            if expected != link.hash or (link.series, link.seq, link.number) != (
+                    doc.series, doc.seq, doc.number):
+                problems.append(f"document {number}: its content was changed after issue "
+                                "(the hash does not match)")
+            if (link.prev_number, link.prev_hash) != ((prev[0], prev[1]) if prev else
+                                                      ("", GENESIS_HASH)):
+                problems.append(f"document {number}: the chain breaks before it")
+        return problems
+
