@@ -6,6 +6,7 @@ from __future__ import annotations
 from evbill.cli import accounts as _accounts  # noqa: F401
 from evbill.cli import accounts_profile as _accounts_profile  # noqa: F401
 from evbill.cli import api as _api  # noqa: F401
+from evbill.cli import audit as _audit  # noqa: F401
 from evbill.cli import bill as _bill  # noqa: F401
 from evbill.cli import db as _db  # noqa: F401
 from evbill.cli import demo as _demo  # noqa: F401

@@ -86,9 +86,15 @@ def show(
     ubl: Annotated[Path | None, typer.Option("--ubl", help="Write the UBL 2.1 XML.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Print a document's totals and sessions; optionally write its PDF and XML files."""
+    """Print a document's totals and sessions; optionally write its PDF and XML files.
+    Exit 1 when the stored document fails its tamper check (`evbill invoice verify`)."""
+    from evbill.invoicing.chain_store import document_problems
+
     with invoicing_service(database) as service:
         try:
+            problems = document_problems(service.db, number)
+            for problem in problems:
+                typer.echo(f"WARNING: verification FAILED: {problem}", err=True)
             doc = service.find(number)
             _echo_header(doc)
             console.print(_summary(doc))
@@ -103,3 +109,35 @@ def show(
             raise fail(str(exc), 1) from None
         except (DocumentError, OSError) as exc:
             raise fail(str(exc)) from None
+    if problems:
+        raise typer.Exit(1)
+
+
+def echo_documents_report(url: str | None) -> bool:
+    """Verify the issued documents; print every problem (stderr) or the summary (stdout)."""
+    from evbill.invoicing.chain_store import verify_stored_documents
+
+    try:
+        db = Database.open(url or get_settings().resolved_database_url)
+    except SchemaError as exc:
+        raise fail(str(exc)) from None
+    try:
+        report = verify_stored_documents(db)
+    finally:
+        db.dispose()
+    if report.ok:
+        typer.echo(report.summary())
+        return True
+    for problem in report.problems:
+        typer.echo(f"document verification FAILED: {problem}", err=True)
+    typer.echo(f"{len(report.problems)} problem(s) in {report.documents} documents", err=True)
+    return False
+
+
+@invoice_app.command("verify")
+def verify(database: DatabaseOption = None) -> None:
+    """Recompute every issued document's hash, its series chain and the daily roots; exit 1
+    naming each changed, deleted or reordered document."""
+    if not echo_documents_report(database):
+        raise typer.Exit(1)
+

@@ -49,8 +49,19 @@ def _service(url: str | None) -> Iterator[LedgerService]:
 
 
 @ledger_app.command("verify")
-def verify(database: DatabaseOption = None) -> None:
-    """Recompute the hash chain, balances and daily roots; exit 1 naming the first bad entry."""
+def verify(
+    database: DatabaseOption = None,
+    documents: Annotated[bool, typer.Option(
+        "--documents/--no-documents",
+        help="Also verify the issued documents' chain (as `evbill invoice verify`).")] = True,
+) -> None:
+    """Recompute the hash chain, balances and daily roots; exit 1 naming the first bad entry
+    (and, with the documents, every changed, deleted or reordered document)."""
+    documents_ok = True
+    if documents:
+        from evbill.cli.invoice import echo_documents_report
+
+        documents_ok = echo_documents_report(database)
     with _service(database) as service:
         total = service.entry_count()
         columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
@@ -62,6 +73,8 @@ def verify(database: DatabaseOption = None) -> None:
         raise fail(f"ledger verification FAILED at {report.problem}", code=1)
     typer.echo(f"ledger intact: {report.entries} entries, {report.transactions} transactions, "
                f"{report.days_checked} daily roots")
+    if not documents_ok:
+        raise typer.Exit(1)
 
 
 def _fmt(amount: Decimal, currency: str) -> str:
@@ -122,9 +135,18 @@ def close_day(
     if when >= datetime.now(UTC).date() and not force:
         raise fail(f"DAY: {day} has not ended (UTC); postings dated on it would be refused. "
                    "Use --force to close it anyway")
+    from evbill.invoicing.chain_store import close_documents_day
+
     with _service(database) as service:
         root = service.close_day(when)
-    typer.echo(json.dumps({"day": root.day, "entry_count": root.entry_count, "root": root.root}))
+    db = Database.open(database or get_settings().resolved_database_url)
+    try:
+        documents = close_documents_day(db, when)
+    finally:
+        db.dispose()
+    typer.echo(json.dumps({"day": root.day, "entry_count": root.entry_count, "root": root.root,
+                           "documents": {"count": documents.document_count,
+                                         "root": documents.root}}))
 
 
 @ledger_app.command("proof")

@@ -11,7 +11,8 @@ import typer
 from evbill.cli.app import app, fail
 from evbill.rating import PricedCdr, RatingError, rate_cdr, rate_timeline
 from evbill.rating.timeline_json import timeline_from_json
-from evbill.tariffs import Tariff, TariffError, dumps, loads, parse_tariff_json
+from evbill.tariffs import Tariff, TariffError, dumps, loads
+from evbill.tariffs.lenient import LenientTariff, parse_tariff_for_pricing
 
 
 def _read(path: Path) -> str:
@@ -19,6 +20,17 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise fail(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
+
+
+def _tariff(path: Path) -> LenientTariff:
+    try:
+        data = loads(_read(path))
+    except ValueError as err:
+        raise fail(f"{path}: invalid tariff: (root): not valid JSON ({err})") from None
+    try:
+        return parse_tariff_for_pricing(data)
+    except TariffError as err:
+        raise fail(f"{path}: invalid tariff: {err}") from None
 
 
 def price_session(tariff: Tariff, tz: str, session: Mapping[str, Any]) -> PricedCdr:
@@ -40,11 +52,12 @@ def rate(
                                               help="OCPI 2.2.1 Tariff JSON")],
     tz: Annotated[str, typer.Option(help="IANA time zone of the location")] = "UTC",
 ) -> None:
-    """Price a session with an OCPI 2.2.1 tariff and print the priced CDR as JSON."""
-    try:
-        tariff = parse_tariff_json(_read(tariff_file))
-    except TariffError as err:
-        raise fail(f"{tariff_file}: invalid tariff: {err}") from None
+    """Price a session with an OCPI 2.2.1 tariff and print the priced CDR as JSON.
+
+    A tariff without country_code, party_id or last_updated (they never change a price) is
+    priced with a warning on stderr; `evbill tariffs add` still requires them."""
+    lenient = _tariff(tariff_file)
+    tariff = lenient.tariff
     try:
         session = loads(_read(session_file))
     except ValueError as err:
@@ -55,4 +68,9 @@ def rate(
         priced = price_session(tariff, tz, session)
     except RatingError as err:
         raise fail(f"{session_file}: cannot price: {err}") from None
-    typer.echo(dumps(priced.to_ocpi(breakdown=True)))
+    if lenient.warning is not None:
+        typer.echo(f"warning: {tariff_file}: {lenient.warning}", err=True)
+    cdr = priced.to_ocpi(breakdown=True)
+    if lenient.missing and "tariffs" in cdr:  # show the tariff as given, without stand-ins
+        cdr["tariffs"] = [lenient.ocpi()]
+    typer.echo(dumps(cdr))

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from evbill.invoicing.chain_store import append_link
 from evbill.invoicing.model import (
     ComponentKind,
     Document,
@@ -95,6 +96,7 @@ def save_document(
             "exemption_reason": v.exemption_reason} for v in doc.totals.by_rate]  # fmt: skip
     if vat:
         s.execute(insert(DocumentVatRow), vat)
+    append_link(s, row, sessions, lines, vat)  # tamper evidence: chained in this transaction
     return row
 
 
