@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009_dedup_retention"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,7 +26,7 @@ _DOCUMENT_COLUMNS = (
     "currency", "issued_at", "issue_date", "period_start", "period_end", "due_date", "issuer",
     "customer", "total_net", "total_vat", "total_gross", "paid", "payment_means",
     "payment_note", "language", "corrects_id", "corrects_number", "corrects_issue_date",
-    "reason", "proof",
+    "reason", "proof", "details",
 )
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION invoice_refuse_change() RETURNS trigger AS $$
