@@ -77,7 +77,7 @@ DOCUMENT_COLUMNS: Final = (
     "currency", "issued_at", "issue_date", "period_start", "period_end", "due_date", "issuer",
     "customer", "total_net", "total_vat", "total_gross", "paid", "payment_means",
     "payment_note", "language", "corrects_id", "corrects_number", "corrects_issue_date",
-    "reason", "proof",
+    "reason", "proof", "details",
 )  # fmt: skip
 
 _PG_FUNCTION: Final = """
