@@ -25,8 +25,8 @@ from evbill.sessions.recording import add_flag, clear_flags
 from evbill.sessions.signed import SignedEnergy, SignedRecord, signed_energy
 from evbill.sessions.state import SessionFlag, SessionState, transition
 from evbill.sessions.tariff_book import tariff_for_session
-from evbill.sessions.timeline import Point, Timeline, build_timeline, pin_to_signed
-from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow
+from evbill.sessions.timeline import Point, Timeline, build_timeline, flatten, pin_to_signed
+from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow, TariffRow
 from evbill.store.uow import UnitOfWork
 from evbill.tariffs import TariffError, dumps, loads, parse_tariff
 
@@ -87,9 +87,11 @@ def _signed_data_json(signed: list[SignedMeterDataRow], key: str | None) -> dict
     return out
 
 
-def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime, settings: Settings) -> None:
+def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime, settings: Settings, *,
+                   tariff: TariffRow | None = None) -> None:
     """Bring a stopped session to `rated` (CDR stored), or leave it `finished` and flagged, or
-    `held` for review; a `refused` session only gets its energy recorded."""
+    `held` for review; a `refused` session only gets its energy recorded. `tariff` replaces
+    the one in force (an operator's re-rating)."""
     state = SessionState(row.state)
     refused = state is SessionState.REFUSED
     if state in (SessionState.RATED, SessionState.HELD):
@@ -100,6 +102,8 @@ def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime, settings: Se
         clear_flags(row, _FINISH_FLAGS)
     row.updated_at = now
     timeline = _timeline(uow, row)
+    if row.released_by is not None:
+        timeline = flatten(timeline)  # an operator accepted (or corrected) these readings
     if not timeline.points:
         row.energy_wh = Decimal(0)
         if not refused:
@@ -125,7 +129,7 @@ def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime, settings: Se
         timeline = pin_to_signed(timeline, verdict.begin_wh, verdict.end_wh)
         row.energy_wh, row.energy_source = timeline.energy_wh, "signed"
         key = _registered_key(uow, row) or signed[0].public_key
-    _rate(uow, row, timeline, signed, key, now)
+    _rate(uow, row, timeline, signed, key, now, tariff)
 
 
 def _hold(uow: UnitOfWork, row: SessionRow, timeline: Timeline, signed_wh: Decimal | None,
@@ -160,8 +164,9 @@ def _rate(
     signed: list[SignedMeterDataRow],
     key: str | None,
     now: datetime,
+    override: TariffRow | None = None,
 ) -> None:
-    tariff_row = tariff_for_session(uow, row)
+    tariff_row = override or tariff_for_session(uow, row)
     if tariff_row is None:
         add_flag(row, SessionFlag.NO_TARIFF,
                  f"no tariff assigned to {row.station_id} EVSE {row.evse_id} "

@@ -21,7 +21,8 @@ from decimal import Decimal
 
 from evbill.metering.readings import same_reading
 
-__all__ = ["Fall", "Point", "Timeline", "build_timeline", "pin_to_signed", "reconcile"]
+__all__ = ["Fall", "Point", "Timeline", "build_timeline", "flatten", "pin_to_signed",
+           "reconcile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +156,22 @@ def pin_to_signed(timeline: Timeline, begin_wh: Decimal, end_wh: Decimal) -> Tim
     pinned = [replace(points[0], energy_wh=begin_wh), *middle,
               replace(points[-1], energy_wh=end_wh)]  # fmt: skip
     return Timeline(tuple(pinned))
+
+
+def flatten(timeline: Timeline) -> Timeline:
+    """The timeline an operator accepted: readings in between held inside [begin, end] and
+    never lower than the one before, so a reset the end reading was corrected for bills
+    end − begin. A timeline ending below its start is left as it is (rating refuses it)."""
+    points = list(timeline.points)
+    if len(points) < 2:
+        return timeline
+    begin, end = points[0].energy_wh, points[-1].energy_wh
+    assert begin is not None and end is not None
+    if end < begin:
+        return timeline
+    level = begin
+    middle = []
+    for p in points[1:-1]:
+        level = min(max(p.energy_wh if p.energy_wh is not None else level, level), end)
+        middle.append(replace(p, energy_wh=level))
+    return Timeline((points[0], *middle, points[-1]))
