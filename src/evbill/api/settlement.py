@@ -112,7 +112,8 @@ def _settle_drivers(ctx: ApiContext) -> list[str]:
             select(CdrRow.id, IdTokenRow.value)
             .join(SessionRow, SessionRow.id == CdrRow.session_id)
             .join(IdTokenRow, IdTokenRow.value == SessionRow.id_token)
-            .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~paid, ~hooked)
+            .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~paid, ~hooked,
+                   SessionRow.state == "rated")  # a held session waits for its review
             .order_by(CdrRow.id).limit(_BATCH)))  # fmt: skip
     done = []
     for cdr_id, id_token in due:
