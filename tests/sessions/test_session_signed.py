@@ -62,7 +62,8 @@ def test_unsigned_stop_far_from_the_signed_end_holds_the_session(
     detail = service.find_session(STATION, tx)
     assert detail is not None and detail.cdr is None
     assert detail.session.state == "held" and "implausible_reading" in detail.session.flags
-    assert "signed energy 10500 Wh differs from the unsigned readings' 12000 Wh" in (detail.review_note or "")
+    note = detail.review_note or ""
+    assert "signed energy 10500 Wh differs from the unsigned readings' 12000 Wh" in note
 
 
 def test_billed_energy_is_the_signed_difference(db: Database, service: SessionService) -> None:
