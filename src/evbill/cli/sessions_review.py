@@ -89,8 +89,7 @@ def _print_report(report: ReviewReport) -> None:
     for r in report.reviews:
         lines.append(f"review     {r.at.isoformat(timespec='seconds')} {r.action} by {r.actor}: "
                      f"{r.state_before} → {r.state_after} ({r.reason})")
-    for line in lines:
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    typer.echo("\n".join(lines))
 
 
 def _wh(value: Decimal | None) -> str:
@@ -174,7 +173,7 @@ def _print_outcome(o: ReviewOutcome) -> None:
         line += f" (held: {o.hold_reason.splitlines()[0]})"
     elif o.state_after != "rated" and o.flags:
         line += f" (flags: {', '.join(o.flags)})"
-    console.print(line, highlight=False, markup=False, soft_wrap=True)
+    typer.echo(line)
 
 
 def _settle(db: Database, outcomes: list[ReviewOutcome]) -> None:
