@@ -133,12 +133,13 @@ def _register(value: str, **kw: Any) -> dict[str, Any]:
 
 async def test_decimal_wh_samples_and_an_integer_meter_stop(
         live: Gateway, world: tuple[Database, Clock]) -> None:
-    world[1].now = T0 + timedelta(minutes=31)
+    world[1].now = T0 + timedelta(minutes=32)
+    # the car is full at minute 30 (66.25 Wh); unplugged a minute later, 1.6 meterStop 66
     tx, _ = await _run16(live, "FW-16", 0, [
         (10, [_register("22.08", unit="Wh", context="Sample.Periodic")]),
         (20, [_register("44.17", unit="Wh", context="Sample.Periodic")]),
         (30, [_register("66.25", unit="Wh", context="Sample.Periodic")]),
-    ], meter_stop=66)
+    ], meter_stop=66, stop_at=31)
     detail = _detail(live, "FW-16", tx)
     assert detail.session.state == "rated", detail.review_note
     assert detail.session.energy_wh == Decimal("66.25")

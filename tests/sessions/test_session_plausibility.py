@@ -66,7 +66,7 @@ def test_timestamps_in_the_future_or_before_the_station_are_implausible() -> Non
     assert "in the future" in implausible(late, at(0), at(200), LIMITS)[0]
     skewed = build_timeline(at(0), at(124), D(0), D(10), [])
     assert implausible(skewed, at(0), at(124), LIMITS) == []  # inside the clock skew
-    early = at(0) - timedelta(days=30)
+    early = at(0) - timedelta(days=60)  # a month of hand-over allowed, not more
     old = build_timeline(early, at(0), D(0), D(10), [])
     assert "before the station was registered" in " ".join(
         implausible(old, early, at(0), LIMITS))

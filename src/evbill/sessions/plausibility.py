@@ -7,8 +7,9 @@ an operator (`held`), nothing is rated or charged until one releases or corrects
   elapsed time, plus a tolerance (a 2147483647 Wh `meterStop` one minute in is 128 GW);
 - register: it never falls by more than the precision it is reported in (a reset, a meter
   running backwards: `evbill.sessions.timeline.reconcile` lists the falls);
-- clock: no timestamp later than now plus the clock-skew allowance, none before the station
-  was registered (less the same allowance);
+- clock: no timestamp later than now plus the clock-skew allowance, none long before the
+  station was registered (a station newly moved to evbill may hand over up to a month of
+  sessions it kept, and the demo back-dates a day; earlier is a clock reset);
 - signed data: where the signed (OCMF) begin/end give an energy, the unsigned readings agree
   with it within 1 % (at least 2 Wh).
 """
@@ -30,6 +31,7 @@ _HUNDRED: Final = Decimal(100)
 _SLACK_WH: Final = Decimal(1)  # one whole-Wh step: a second-long session may show 1 Wh
 _SIGNED_SHARE: Final = Decimal("0.01")
 _SIGNED_MIN_WH: Final = Decimal(2)
+_BEFORE_REGISTRATION: Final = timedelta(days=31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ def _clock(timeline: Timeline, started_at: datetime, stopped_at: datetime | None
                        f"{int(limits.clock_skew.total_seconds())} s)")
     if limits.station_since is not None:
         earliest = min(times)
-        if earliest < limits.station_since - limits.clock_skew:
+        if earliest < limits.station_since - max(limits.clock_skew, _BEFORE_REGISTRATION):
             reasons.append(f"timestamp {earliest.isoformat()} is before the station was "
                            f"registered ({limits.station_since.isoformat()})")
     return reasons
