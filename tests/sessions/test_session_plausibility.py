@@ -184,3 +184,14 @@ def test_a_stop_for_another_stations_transaction_changes_nothing(
         rows = s.scalars(select(SessionRow)).all()
     assert len(rows) == 1 and rows[0].station_id == STATION
     assert rows[0].state == before.state and rows[0].meter_stop_wh is None
+
+
+def test_open_sessions_silent_too_long_are_flagged(db: Database, service: SessionService) -> None:
+    from evbill.sessions.silence import flag_silent_sessions
+
+    quiet = service.start(start_cmd()).transaction_id
+    now = T0 + timedelta(days=1)  # the service clock: the start was received then
+    assert flag_silent_sessions(db, now + timedelta(hours=1), timedelta(hours=2)) == []
+    [flagged] = flag_silent_sessions(db, now + timedelta(hours=3), timedelta(hours=2))
+    assert flagged == _row(db, quiet).id and "silent" in _row(db, quiet).flags
+    assert flag_silent_sessions(db, now + timedelta(hours=4), timedelta(hours=2)) == []

@@ -23,6 +23,7 @@ from evbill.payments.session_billing import SessionBilling
 from evbill.payments.wiring import build_billing, run_sweeper
 from evbill.sessions.retention import run_dedup_pruner
 from evbill.sessions.service import SessionService
+from evbill.sessions.silence import run_silence_watch
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
 
@@ -46,7 +47,8 @@ async def _serve(settings: Settings, service: SessionService, db: Database,
     parts = [run_gateway(settings, service, db=db, stop=stop, on_started=started),
              run_sweeper(billing, SWEEP_INTERVAL_S, stop),
              run_dedup_pruner(db, timedelta(days=settings.dedup_retention_days), stop,
-                              utc_now)]
+                              utc_now),
+             run_silence_watch(db, timedelta(seconds=settings.session_silence), stop, utc_now)]
     if with_api:
         parts.append(_serve_api(settings, db, sandbox, stop))
     await asyncio.gather(*parts)
