@@ -48,3 +48,6 @@ def test_pages_answer_with_an_extreme_stored_date(
     assert api.status_code == 200
     ops = client.get("/api/v1/operator/sessions", headers=bearer(world, "admin"))
     assert ops.status_code == 200
+    held = client.get("/api/v1/operator/sessions", params={"state": "held"},
+                      headers=bearer(world, "admin")).json()["items"]
+    assert [(i["id"], i["state"]) for i in held] == [(world.sessions["driver_done"], "held")]
