@@ -86,6 +86,8 @@ def _set_token(row: SessionRow, token: IdToken | None, auth: AuthorizationResult
 def _connector_known(uow: UnitOfWork, station: StationRow, evse_id: int) -> bool:
     """A station's EVSE is known if it was registered or the station reported its status;
     a station with neither (auto-registered, no status yet) is taken at its word."""
+    if evse_id == 0 and station.protocol not in (None, "ocpp1.6"):
+        return True  # 2.x: the first event did not name its EVSE; the station knows it
     known = {e.evse_id for e in uow.stations.evses(station.id)}
     known |= {c.evse_id for c in uow.stations.connectors(station.id)}
     return not known or evse_id in known
