@@ -7,6 +7,7 @@ logged; `Settings.redacted()` gives a loggable view.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,27 @@ class Settings(BaseSettings):
     accept_no_authorization: bool = Field(
         default=True,
         description="record sessions a station started with a NoAuthorization token",
+    )
+
+    # --- meter plausibility and transaction gaps (see docs/sessions.md) -----------------
+    evse_max_power_kw: Decimal = Field(
+        default=Decimal(400), gt=0,
+        description="an EVSE's maximum power when the station does not say: energy above "
+        "this power over the session's time holds the session for review",
+    )
+    power_tolerance_percent: Decimal = Field(
+        default=Decimal(10), ge=0, le=1000,
+        description="allowance over the maximum power before a session is held",
+    )
+    clock_skew: int = Field(
+        default=300, ge=0, le=86_400,
+        description="seconds a station's clock may run ahead before its timestamps are "
+        "taken as being in the future (the session is held for review)",
+    )
+    session_silence: int = Field(
+        default=24 * 3600, ge=60, le=30 * 86_400,
+        description="seconds an open session may stay without any message before it is "
+        "flagged; a stop arriving after such a silence holds it for review",
     )
 
     # --- OCPP gateway (CSMS) ----------------------------------------------------------

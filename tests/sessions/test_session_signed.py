@@ -43,13 +43,27 @@ def signed(minute: int, kwh_value: str, data: str, context: ReadingContext,
 BEGIN, END = ReadingContext.TRANSACTION_BEGIN, ReadingContext.TRANSACTION_END
 
 
-def run(service: SessionService, begin: str, end: str | None, key: str | None = None) -> str:
+def run(service: SessionService, begin: str, end: str | None, key: str | None = None,
+        meter_stop: str = "110.5") -> str:
     start = start_cmd(readings=(signed(0, "100", begin, BEGIN, key),))
     tx = service.start(start).transaction_id
     readings = () if end is None else (signed(60, "110.5", end, END, key),)
-    # the unsigned meterStop (112 kWh) disagrees with the signed end reading (110.5 kWh)
-    service.stop(stop_cmd(tx, meter_stop_wh=kwh("112"), readings=readings))
+    service.stop(stop_cmd(tx, meter_stop_wh=kwh(meter_stop), readings=readings))
     return tx
+
+
+def test_unsigned_stop_far_from_the_signed_end_holds_the_session(
+    db: Database, service: SessionService
+) -> None:
+    StationRegistry(db).set_meter_key(STATION, KEY)
+    # the unsigned meterStop (112 kWh) disagrees with the signed end reading (110.5 kWh)
+    tx = run(service, ocmf("B", "100.000", 0, 1), ocmf("E", "110.500", 60, 2),
+             meter_stop="112")
+    detail = service.find_session(STATION, tx)
+    assert detail is not None and detail.cdr is None
+    assert detail.session.state == "held" and "implausible_reading" in detail.session.flags
+    note = detail.review_note or ""
+    assert "signed energy 10500 Wh differs from the unsigned readings' 12000 Wh" in note
 
 
 def test_billed_energy_is_the_signed_difference(db: Database, service: SessionService) -> None:

@@ -18,6 +18,7 @@ from evbill.cli import rate as _rate  # noqa: F401
 from evbill.cli import reconcile as _reconcile  # noqa: F401
 from evbill.cli import remote as _remote  # noqa: F401
 from evbill.cli import serve as _serve  # noqa: F401
+from evbill.cli import sessions_review as _sessions_review  # noqa: F401
 from evbill.cli import simulate as _simulate  # noqa: F401
 from evbill.cli import stations as _stations  # noqa: F401
 from evbill.cli import users as _users  # noqa: F401

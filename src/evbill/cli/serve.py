@@ -24,6 +24,7 @@ from evbill.payments.session_billing import SessionBilling
 from evbill.payments.wiring import run_sweeper
 from evbill.sessions.retention import run_dedup_pruner
 from evbill.sessions.service import SessionService
+from evbill.sessions.silence import run_silence_watch
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
 
@@ -33,7 +34,7 @@ log = logging.getLogger("evbill.serve")
 SWEEP_INTERVAL_S = 60.0
 
 
-def _wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilling:
+def wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilling:
     """The session billing hooks on `provider` (or the configured one), with receipts and
     credit notes issued the moment a payment or refund is booked."""
     from evbill.invoicing.auto import DocumentIssuer
@@ -63,7 +64,8 @@ async def _serve(settings: Settings, service: SessionService, db: Database,
     parts = [run_gateway(settings, service, db=db, stop=stop, on_started=started),
              run_sweeper(billing, SWEEP_INTERVAL_S, stop),
              run_dedup_pruner(db, timedelta(days=settings.dedup_retention_days), stop,
-                              utc_now)]
+                              utc_now),
+             run_silence_watch(db, timedelta(seconds=settings.session_silence), stop, utc_now)]
     if with_api:
         parts.append(_serve_api(settings, db, sandbox, stop))
     await asyncio.gather(*parts)
@@ -118,7 +120,7 @@ def serve(
         sandbox = _shared_sandbox()
         retrying = None if sandbox is None else RetryingProvider(
             sandbox, RetryPolicy(max_attempts=PaymentProviderSettings().payment_max_attempts))
-        billing = _wire_billing(db, retrying)  # payments wired into the session lifecycle
+        billing = wire_billing(db, retrying)  # payments wired into the session lifecycle
         service = SessionService(db, settings, hooks=billing)
         asyncio.run(_serve(settings, service, db, billing, sandbox, api))
     finally:

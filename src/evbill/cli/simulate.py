@@ -83,6 +83,9 @@ def simulate(
     id_tag: Annotated[list[str] | None, typer.Option(help="token(s) drivers present")] = None,
     meter_interval: Annotated[int, typer.Option(min=1, help="seconds between samples")] = 300,
     seed: Annotated[int, typer.Option(help="random seed (cars, durations)")] = 1,
+    decimal_wh: Annotated[bool, typer.Option(
+        help="samples in decimal Wh (66.25) while meterStop stays whole Wh, as much "
+             "firmware does")] = False,
 ) -> None:
     """Run simulated stations against a running server and print what they did."""
     try:
@@ -90,7 +93,7 @@ def simulate(
             url=url, stations=stations, sessions=sessions, protocols=protocols_for(protocol),
             signed=signed, offline_rate=offline_rate, password=password, station_prefix=prefix,
             id_tags=tuple(id_tag or ("SIM-TAG-0001",)), meter_interval_s=meter_interval,
-            seed=seed,
+            seed=seed, decimal_wh=decimal_wh,
         )
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError
 
+from evbill.metering.readings import unit_exponent
 from evbill.sessions.commands import (
     AuthorizationStatus,
     IdToken,
@@ -42,15 +43,17 @@ _POWER_IMPORT = "Power.Active.Import"
 _CURRENT_IMPORT = "Current.Import"
 _SOC = "SoC"
 
-# Unit → (quantity kind, factor to the domain unit). Unknown units make a sample unusable.
-_UNITS: Mapping[str, tuple[str, Decimal]] = {
-    "Wh": ("energy", Decimal(1)),
-    "kWh": ("energy", Decimal(1000)),
-    "W": ("power", Decimal(1)),
-    "kW": ("power", Decimal(1000)),
-    "A": ("current", Decimal(1)),
-    "Percent": ("percent", Decimal(1)),
+# Unit (any case) → (quantity kind, power of ten to the domain unit). Energy goes through
+# `evbill.metering.readings` (Wh, kWh). Unknown units make a sample unusable.
+_UNITS: Mapping[str, tuple[str, int]] = {
+    "w": ("power", 0),
+    "kw": ("power", 3),
+    "a": ("current", 0),
+    "percent": ("percent", 0),
 }
+#: Timestamps outside these years are refused: no station clock is right there, and a
+#: stored year 9999 overflows every later date computation.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 _DEFAULT_UNIT = {ENERGY_IMPORT: "Wh", _POWER_IMPORT: "W", _CURRENT_IMPORT: "A", _SOC: "Percent"}
 _CONTEXTS = {c.value: c for c in ReadingContext}
 
@@ -68,6 +71,11 @@ def parse_time(value: str, field: str) -> datetime:
         raise PropertyConstraintViolationError(
             details={"cause": f"{field}: {value!r} is not an RFC 3339 date-time"}
         ) from None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise PropertyConstraintViolationError(
+            details={"cause": f"{field}: {value!r} is out of range (years "
+                              f"{EARLIEST_YEAR}-{LATEST_YEAR})"}
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -111,7 +119,8 @@ def authorization_status(status: AuthorizationStatus, allowed: frozenset[str]) -
     return "Invalid" if "Invalid" in allowed else "Unknown"
 
 
-def _unit(sample: Mapping[str, Any], measurand: str) -> tuple[str, Decimal] | None:
+def _unit(sample: Mapping[str, Any], measurand: str) -> tuple[str, int] | None:
+    """The quantity kind and the power of ten to its domain unit (Wh, W, A, %)."""
     unit_of_measure = sample.get("unit_of_measure")  # 2.x
     if isinstance(unit_of_measure, Mapping):
         unit = str(unit_of_measure.get("unit", _DEFAULT_UNIT.get(measurand, "")))
@@ -119,10 +128,13 @@ def _unit(sample: Mapping[str, Any], measurand: str) -> tuple[str, Decimal] | No
     else:  # 1.6
         unit = str(sample.get("unit", _DEFAULT_UNIT.get(measurand, "")))
         multiplier = 0
-    known = _UNITS.get(unit)
+    if measurand == ENERGY_IMPORT:
+        exponent = unit_exponent(unit)
+        return None if exponent is None else ("energy", exponent + multiplier)
+    known = _UNITS.get(unit.strip().lower())
     if known is None:
         return None
-    return known[0], known[1].scaleb(multiplier)
+    return known[0], known[1] + multiplier
 
 
 def _signed(sample: Mapping[str, Any], context: ReadingContext) -> SignedReading | None:
@@ -165,7 +177,8 @@ def reading_from_samples(
         unit = _unit(sample, measurand)
         if unit is None:
             continue
-        amount = decimal_field(sample.get("value"), f"{where}.value") * unit[1]
+        # scaleb keeps the reported precision (0.066 kWh is 66 Wh, not 66.000)
+        amount = decimal_field(sample.get("value"), f"{where}.value").scaleb(unit[1])
         if sample.get("phase") is None:
             values[unit[0]] = amount
         elif unit[0] == "current":

@@ -18,8 +18,9 @@ from evbill.payments.context import log
 from evbill.payments.model import HoldNotFound, PaymentStateError, SessionCharge
 from evbill.payments.service import PaymentService
 from evbill.payments.tables import PaymentChargeRow, SessionPaymentRow
+from evbill.sessions.state import SessionState
 from evbill.store.database import Database
-from evbill.store.tables import CdrRow
+from evbill.store.tables import CdrRow, SessionRow
 
 __all__ = ["SessionSettler", "set_status"]
 
@@ -43,10 +44,19 @@ class SessionSettler:
         """Charge a rated session once; a later CDR revision with another price is adjusted."""
         if payment.status == "dunning":
             return  # the dunning queue retries the capture
+        if not self._is_rated(cdr):
+            log.warning("payments.not_rated reference=%s cdr_id=%s", payment.reference, cdr.id)
+            return  # held for review (or back to finished): nothing beyond the hold moves
         if payment.charged_gross is None:
             self._charge_first(payment, cdr)
         elif payment.cdr_revision != cdr.revision:
             self._adjust(payment, cdr)
+
+    def _is_rated(self, cdr: CdrRow) -> bool:
+        """Only a rated session is charged: a held one waits for an operator's resolve."""
+        with self.db.read_sessions() as r:
+            state = r.scalar(select(SessionRow.state).where(SessionRow.id == cdr.session_id))
+        return state == SessionState.RATED.value
 
     def _charge_first(self, payment: SessionPaymentRow, cdr: CdrRow) -> None:
         reference = payment.reference if payment.mode == "adhoc" else cdr.id

@@ -136,6 +136,7 @@ def _settle_drivers(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]
             .join(SessionRow, SessionRow.id == CdrRow.session_id)
             .join(IdTokenRow, _driver_token_join())
             .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~hooked,
+                   SessionRow.state == "rated",  # a held session waits for its review
                    or_(~paid, failures.retry_due(CdrRow.id, ctx.clock())),
                    ~failures.blocked(CdrRow.id, ctx.clock()))
             .order_by(CdrRow.id).limit(_BATCH)))  # fmt: skip

@@ -50,6 +50,9 @@ def dashboard(request: Request, who: Staff) -> Response:
         failed = s.scalar(select(func.count()).select_from(PaymentAuthorizationRow).where(
             PaymentAuthorizationRow.station_id.in_(ids),
             PaymentAuthorizationRow.status.in_(("declined", "capture_failed")))) or 0
+        held = s.scalars(select(SessionRow).where(
+            SessionRow.station_id.in_(ids), SessionRow.state == "held")
+            .order_by(SessionRow.id.desc()).limit(20)).all()  # fmt: skip
     bars = [Bar(d.day.strftime("%d"), sum((m.amount for m in d.revenue.values()), Decimal(0)),
                 f"{d.day:%a %d %b}: {_money_text(d.revenue)} from {d.sessions} sessions")
             for d in days]  # fmt: skip
@@ -58,7 +61,7 @@ def dashboard(request: Request, who: Staff) -> Response:
     total = sum((b.value for b in bars), Decimal(0))
     return page(request, "op_dashboard.html", who, stations=stations, chart=chart,
                 sessions_today=sessions_today, failed=failed, total=Money(total, "EUR"),
-                tz=zone)
+                held=held, tz=zone)
 
 
 def _money_text(revenue: dict[str, Money]) -> str:

@@ -42,12 +42,17 @@ def driver_months(s: Session, account: str, now: datetime, tz: str,
     zone = ZoneInfo(tz)
     months = month_starts(now, count, zone)
     since = datetime(months[0].year, months[0].month, 1, tzinfo=zone)
+    last = months[-1]
+    # bounded above too: a stored far-future start (a station's broken clock) is outside
+    # every chart and would overflow converting to local time
+    until = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1, tzinfo=zone)
     cards = account_credentials(account)
     rows = s.execute(
         select(SessionRow.started_at, CdrRow.total_energy_wh, CdrRow.total_cost_incl_vat,
                CdrRow.currency)
         .join(CdrRow, CdrRow.session_id == SessionRow.id)
-        .where(SessionRow.id_token.in_(cards), SessionRow.started_at >= since)
+        .where(SessionRow.id_token.in_(cards), SessionRow.started_at >= since,
+               SessionRow.started_at < until)
     ).tuples().all()  # fmt: skip
     energy: defaultdict[date, Decimal] = defaultdict(Decimal)
     spend: defaultdict[date, Decimal] = defaultdict(Decimal)

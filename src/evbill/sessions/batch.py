@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from evbill.config import Settings
 from evbill.sessions import codec
 from evbill.sessions.commands import RecordMeterValues, TransactionEventRecorded
 from evbill.sessions.fastlane import FastLane, fast_candidates, run_fast_lane
@@ -39,7 +40,7 @@ _RACES = (IntegrityError, OperationalError)
 
 
 def _apply_one(
-    uow: UnitOfWork, cmd: RecordMeterValues, clock: Callable[[], datetime]
+    uow: UnitOfWork, cmd: RecordMeterValues, clock: Callable[[], datetime], settings: Settings
 ) -> TransactionEventRecorded:
     """Dedup, then record: the body of one command's SAVEPOINT."""
     stored = uow.commands.get(cmd.dedup_key)
@@ -49,20 +50,21 @@ def _apply_one(
         return codec.decode_event(stored.answer)
     now = clock()
     claim = uow.commands.claim(cmd.dedup_key, "meter_values", cmd.station_id, now)
-    answer = apply_meter_values(uow, cmd, now)
+    answer = apply_meter_values(uow, cmd, now, settings)
     uow.commands.set_answer(claim, codec.encode_event(answer))
     return answer
 
 
 def _fast_lane(
-    uow: UnitOfWork, cmds: Sequence[RecordMeterValues], candidates: list[int], now: datetime
+    uow: UnitOfWork, cmds: Sequence[RecordMeterValues], candidates: list[int], now: datetime,
+    silence: timedelta,
 ) -> FastLane:
     """The fast lane in a SAVEPOINT: if it fails, its commands take the slow lane instead."""
     if not candidates:
         return FastLane()
     try:
         with uow.session.begin_nested():
-            return run_fast_lane(uow.session, cmds, candidates, now)
+            return run_fast_lane(uow.session, cmds, candidates, now, silence)
     except Exception as exc:
         log.warning("session.fast_lane_failed size=%d error=%s", len(candidates),
                     exc.__class__.__name__)  # fmt: skip
@@ -81,6 +83,7 @@ def record_meter_values_batch(
     cmds: Sequence[RecordMeterValues],
     clock: Callable[[], datetime],
     single: SingleRecorder,
+    settings: Settings,
 ) -> list[BatchOutcome]:
     """Apply `cmds` in order in one transaction; return one outcome per command, in order.
 
@@ -92,7 +95,8 @@ def record_meter_values_batch(
     candidates, slow = fast_candidates(cmds)
     try:
         with UnitOfWork(db) as uow:
-            lane = _fast_lane(uow, cmds, candidates, clock())
+            lane = _fast_lane(uow, cmds, candidates, clock(),
+                              timedelta(seconds=settings.session_silence))
             for index, answer in lane.answered.items():
                 outcomes[index] = answer
             again.extend(lane.again)
@@ -100,7 +104,7 @@ def record_meter_values_batch(
                 cmd = cmds[index]
                 try:
                     with uow.session.begin_nested():
-                        outcomes[index] = _apply_one(uow, cmd, clock)
+                        outcomes[index] = _apply_one(uow, cmd, clock, settings)
                 except _RACES as exc:  # lost a race: try it alone once this batch is in
                     log.info("session.batch_retry station_id=%s key=%s error=%s",
                              cmd.station_id, cmd.dedup_key, exc.__class__.__name__)  # fmt: skip

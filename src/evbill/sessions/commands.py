@@ -264,6 +264,7 @@ class SessionView:
     flags: tuple[str, ...] = field(default_factory=tuple)
     total_cost_incl_vat: Decimal | None = None
     currency: str | None = None
+    hold_reason: str | None = None  # why a `held` session waits for an operator
 
 
 @dataclass(frozen=True, slots=True)

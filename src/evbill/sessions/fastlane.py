@@ -10,15 +10,17 @@ retried alone once the batch is committed), one for the samples (the unique
 (session, time, context) constraint skips those already stored), one UPDATE per session.
 
 Anything else (no transaction id, signed data, an unknown, placeholder or finished session,
-a transition the state machine refuses, a second command of the same station in the batch)
-goes to the slow lane, which runs the full ORM logic per command after this one.
+a transition the state machine refuses, a second command of the same station in the batch,
+a seqNo that is not simply the next one, a session silent for too long: see
+`evbill.sessions.gaps`) goes to the slow lane, which runs the full ORM logic per command
+after this one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, tuple_, update
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from evbill.sessions import codec
 from evbill.sessions.commands import RecordMeterValues, TransactionEventRecorded
+from evbill.sessions.gaps import fits_in_order
 from evbill.sessions.recording import charging_of
 from evbill.sessions.state import SessionState, can_transition, state_for_charging
 from evbill.store.tables import MeterSampleRow, ProcessedCommandRow, SessionRow
@@ -92,7 +95,8 @@ def _open_sessions(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple
     c = _sessions.c
     for start in range(0, len(pairs), _CHUNK):
         stmt = (
-            select(c.id, c.station_id, c.transaction_id, c.state, c.start_received, c.last_seq_no)
+            select(c.id, c.station_id, c.transaction_id, c.state, c.start_received, c.last_seq_no,
+                   c.seq_track, c.updated_at)
             .where(tuple_(c.station_id, c.transaction_id).in_(pairs[start : start + _CHUNK]))
             .with_for_update()
         )
@@ -145,7 +149,8 @@ def _claim(session: Session, claims: list[dict[str, Any]]) -> set[str]:
 
 
 def run_fast_lane(
-    session: Session, cmds: Sequence[RecordMeterValues], candidates: list[int], now: datetime
+    session: Session, cmds: Sequence[RecordMeterValues], candidates: list[int], now: datetime,
+    silence: timedelta,
 ) -> FastLane:
     """Apply the `candidates` (indexes into `cmds`) that qualify; report the rest."""
     lane = FastLane()
@@ -163,7 +168,9 @@ def run_fast_lane(
     for index, pair in zip(pending, pairs, strict=True):
         row = found.get(pair)
         change = None
-        if row is not None and row.start_received and row.state in _OPEN:
+        if row is not None and row.start_received and row.state in _OPEN \
+                and fits_in_order(row.seq_track, cmds[index].seq_no) \
+                and now - row.updated_at <= silence:
             change = _session_change(cmds[index], row)
         if change is None:
             lane.slow.append(index)
@@ -194,7 +201,10 @@ def _write(
             lane.again.append(index)
             continue
         samples.extend(_sample_rows(cmds[index], row.id, now))
-        touched.append({"sid": row.id, "new_state": state, "new_seq": seq, "now": now})
+        track = row.seq_track if cmds[index].seq_no is None else \
+            {**row.seq_track, "high": cmds[index].seq_no}
+        touched.append({"sid": row.id, "new_state": state, "new_seq": seq, "now": now,
+                        "new_track": track})
         lane.answered[index] = answers[index]
     if samples:
         stmt = _insert(session, _samples).on_conflict_do_nothing(
@@ -209,6 +219,7 @@ def _write(
             .values(
                 state=bindparam("new_state"),
                 last_seq_no=bindparam("new_seq"),
+                seq_track=bindparam("new_track", type_=_sessions.c.seq_track.type),
                 updated_at=bindparam("now"),
             )
         )

@@ -2,25 +2,31 @@
 
 Runs inside the caller's unit of work. It never loses a session: when signed data does not
 verify, no tariff applies, or rating fails, the session stays `finished` with a flag and a
-note, and no CDR is written. Running it again (late samples, a late start) re-rates and
-replaces the CDR with a higher revision.
+note, and no CDR is written. When the readings are implausible or a transaction gap was
+seen (`evbill.sessions.plausibility`, `evbill.sessions.gaps`), the session is `held` with its
+reason and nothing is rated until an operator releases or corrects it. Running it again (late
+samples, a late start, an operator's resolve) re-rates and replaces the CDR with a higher
+revision. A `refused` session is never rated.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from evbill.config import Settings
 from evbill.money import MoneyError
 from evbill.rating import MeterSample, RatingError, rate_timeline
+from evbill.sessions.gaps import HOLDING_FLAGS
+from evbill.sessions.plausibility import Limits, implausible
 from evbill.sessions.recording import add_flag, clear_flags
 from evbill.sessions.signed import SignedEnergy, SignedRecord, signed_energy
 from evbill.sessions.state import SessionFlag, SessionState, transition
 from evbill.sessions.tariff_book import tariff_for_session
-from evbill.sessions.timeline import Point, Timeline, build_timeline, pin_to_signed
-from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow
+from evbill.sessions.timeline import Point, Timeline, build_timeline, flatten, pin_to_signed
+from evbill.store.tables import CdrRow, SessionRow, SignedMeterDataRow, TariffRow
 from evbill.store.uow import UnitOfWork
 from evbill.tariffs import TariffError, dumps, loads, parse_tariff
 
@@ -35,6 +41,7 @@ _FINISH_FLAGS = (
     SessionFlag.SIGNATURE_INVALID,
     SessionFlag.SIGNED_DATA_INCOMPLETE,
     SessionFlag.NO_ENERGY_READINGS,
+    SessionFlag.IMPLAUSIBLE_READING,
 )
 
 
@@ -80,32 +87,74 @@ def _signed_data_json(signed: list[SignedMeterDataRow], key: str | None) -> dict
     return out
 
 
-def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime) -> None:
-    """Bring a stopped session to `rated` (CDR stored) or leave it `finished` and flagged."""
+def finish_session(uow: UnitOfWork, row: SessionRow, now: datetime, settings: Settings, *,
+                   tariff: TariffRow | None = None) -> None:
+    """Bring a stopped session to `rated` (CDR stored), or leave it `finished` and flagged, or
+    `held` for review; a `refused` session only gets its energy recorded. `tariff` replaces
+    the one in force (an operator's re-rating)."""
     state = SessionState(row.state)
-    if state is SessionState.RATED:
+    refused = state is SessionState.REFUSED
+    if state in (SessionState.RATED, SessionState.HELD):
         state = transition(state, SessionState.FINISHED)
-    row.state = transition(state, SessionState.FINISHED).value
+    if not refused:
+        row.state = transition(state, SessionState.FINISHED).value
+        row.hold_reason = None
+        clear_flags(row, _FINISH_FLAGS)
     row.updated_at = now
-    clear_flags(row, _FINISH_FLAGS)
     timeline = _timeline(uow, row)
+    if row.released_by is not None:
+        timeline = flatten(timeline)  # an operator accepted (or corrected) these readings
     if not timeline.points:
         row.energy_wh = Decimal(0)
-        add_flag(row, SessionFlag.NO_ENERGY_READINGS, "no meter reading at all")
+        if not refused:
+            add_flag(row, SessionFlag.NO_ENERGY_READINGS, "no meter reading at all")
         return
     row.energy_wh, row.energy_source = timeline.energy_wh, "meter"
+    if refused:
+        return
     signed = list(uow.sessions.signed_data(row.id))
     key = None
+    signed_wh = None
     if signed:
         verdict = _signed(uow, row, signed)
         if not verdict.ok or verdict.begin_wh is None or verdict.end_wh is None:
             assert verdict.flag is not None
             add_flag(row, verdict.flag, verdict.reason)  # never billed on unsigned numbers
             return
+        signed_wh = verdict.end_wh - verdict.begin_wh
+    if _hold(uow, row, timeline, signed_wh, now, settings):
+        return
+    if signed:
+        assert verdict.begin_wh is not None and verdict.end_wh is not None
         timeline = pin_to_signed(timeline, verdict.begin_wh, verdict.end_wh)
         row.energy_wh, row.energy_source = timeline.energy_wh, "signed"
         key = _registered_key(uow, row) or signed[0].public_key
-    _rate(uow, row, timeline, signed, key, now)
+    _rate(uow, row, timeline, signed, key, now, tariff)
+
+
+def _hold(uow: UnitOfWork, row: SessionRow, timeline: Timeline, signed_wh: Decimal | None,
+          now: datetime, settings: Settings) -> bool:
+    """Hold the session for review if its readings are implausible or a gap was seen."""
+    if row.released_by is not None:
+        return False  # an operator accepted these readings (`evbill sessions resolve`)
+    station = uow.stations.get(row.station_id)
+    since = None if station is None or station.auto_registered else station.created_at
+    limits = Limits(now=now, max_power_w=settings.evse_max_power_kw * 1000,
+                    tolerance_percent=settings.power_tolerance_percent,
+                    clock_skew=timedelta(seconds=settings.clock_skew), station_since=since)
+    reasons = implausible(timeline, row.started_at, row.stopped_at, limits, signed_wh)
+    if reasons:
+        add_flag(row, SessionFlag.IMPLAUSIBLE_READING, "; ".join(reasons))
+    gaps = [note for note in (row.review_note or "").splitlines()
+            if note.split(":", 1)[0] in {f.value for f in HOLDING_FLAGS}
+            and note.split(":", 1)[0] in (row.flags or [])]
+    reasons += gaps
+    if not reasons:
+        return False
+    row.state = transition(SessionState.FINISHED, SessionState.HELD).value
+    row.hold_reason = "\n".join(reasons)
+    log.warning("session.held session_id=%s reasons=%s", row.id, row.hold_reason)
+    return True
 
 
 def _rate(
@@ -115,8 +164,9 @@ def _rate(
     signed: list[SignedMeterDataRow],
     key: str | None,
     now: datetime,
+    override: TariffRow | None = None,
 ) -> None:
-    tariff_row = tariff_for_session(uow, row)
+    tariff_row = override or tariff_for_session(uow, row)
     if tariff_row is None:
         add_flag(row, SessionFlag.NO_TARIFF,
                  f"no tariff assigned to {row.station_id} EVSE {row.evse_id} "

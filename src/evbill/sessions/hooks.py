@@ -17,7 +17,7 @@ from evbill.sessions.commands import (
     StartResult,
     StartSession,
 )
-from evbill.sessions.recording import add_flag
+from evbill.sessions.recording import add_flag, refuse
 from evbill.sessions.state import SessionFlag
 from evbill.store.uow import UnitOfWork
 
@@ -95,6 +95,7 @@ def refuse_start(uow: UnitOfWork, station_id: str, result: StartResult,
         row.authorization_status = refusal.status.value
         add_flag(row, SessionFlag.AUTHORIZATION_REJECTED,
                  f"payment {refusal.status.value}: {refusal.reason or ''}".rstrip(": "))
+        refuse(row)
     return StartResult(result.transaction_id, refusal)
 
 

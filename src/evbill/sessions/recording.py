@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from evbill.sessions.commands import ChargingState, MeterReading, ReadingContext
-from evbill.sessions.state import SessionFlag
+from evbill.sessions.state import SessionFlag, SessionState
 from evbill.store.tables import MeterSampleRow, SessionRow, SignedMeterDataRow
 from evbill.store.uow import UnitOfWork
 
-__all__ = ["add_flag", "charging_of", "clear_flags", "record_readings"]
+__all__ = ["add_flag", "charging_of", "clear_flags", "record_readings", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,12 @@ def add_flag(row: SessionRow, flag: SessionFlag, reason: str) -> None:
     if line not in notes:
         row.review_note = "\n".join([*notes, line])
     log.warning("session.flagged session_id=%s flag=%s reason=%s", row.id, flag.value, reason)
+
+
+def refuse(row: SessionRow) -> None:
+    """The start was refused: the row stays for the station and the audit, never billed."""
+    row.state = SessionState.REFUSED.value
+    row.hold_reason = None
 
 
 def clear_flags(row: SessionRow, flags: Iterable[SessionFlag]) -> None:

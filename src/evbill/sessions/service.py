@@ -44,6 +44,7 @@ from evbill.sessions.hooks import (
     refuse_start,
 )
 from evbill.sessions.lookup import SessionError, UnknownStation, authorize_token
+from evbill.sessions.reboot import close_on_reboot
 from evbill.sessions.state import SessionState, can_transition
 from evbill.sessions.transactions import apply_meter_values, apply_start, apply_stop
 from evbill.sessions.views import session_detail, session_view
@@ -134,6 +135,8 @@ class SessionService:
                 station.serial_number = cmd.serial_number
                 station.firmware_version = cmd.firmware_version
                 station.booted_at, station.last_seen_at, station.connected = cmd.at, now, True
+                closed = close_on_reboot(uow, station, now, self._settings) \
+                    if cmd.protocol == "ocpp1.6" else []
                 try:
                     uow.commit()
                 except IntegrityError:  # two boots of a new station at once: the other won
@@ -142,6 +145,8 @@ class SessionService:
                     continue
                 log.info("station.booted station_id=%s protocol=%s vendor=%s model=%s",
                          cmd.station_id, cmd.protocol, cmd.vendor, cmd.model)  # fmt: skip
+                for transaction_id in closed:
+                    notify_event(self._hooks, cmd.station_id, transaction_id)
                 return BootResult(True, interval, now)
         raise AssertionError("unreachable")
 
@@ -241,7 +246,7 @@ class SessionService:
     def _record_meter_values(self, cmd: RecordMeterValues) -> TransactionEventRecorded:
         return self._once(
             cmd.dedup_key, "meter_values", cmd.station_id,
-            lambda uow, now: apply_meter_values(uow, cmd, now),
+            lambda uow, now: apply_meter_values(uow, cmd, now, self._settings),
             codec.encode_event, codec.decode_event,
         )  # fmt: skip
 
@@ -253,7 +258,8 @@ class SessionService:
         `notify=False` leaves the hooks to `notify_meter_values` (the gateway runs them
         while the next batch is written)."""
         outcomes = record_meter_values_batch(self._db, cmds, self._clock,
-                                             self._record_meter_values)  # fmt: skip
+                                             self._record_meter_values,
+                                             self._settings)  # fmt: skip
         if notify:
             self.notify_meter_values(cmds, outcomes)
         return outcomes

@@ -5,10 +5,17 @@
        │          ▼  │        ▼
        │        parked ◀──────┘        (connected, not charging)
        └──────────┴─────▶ finished ─▶ rated
+                              │  ▲
+                              ▼  │
+                              held                (implausible readings: an operator decides)
+
+    pending / open ─▶ refused      (authorization refused, unknown connector: never billed)
 
 Every non-final state can finish (a stop can come at any point, even before any energy
 flowed); only `finished` becomes `rated`, when a CDR is stored. A rated session whose
-timeline changes (late samples) goes back to `finished` to be rated again.
+timeline changes (late samples) goes back to `finished` to be rated again. A session whose
+readings fail a plausibility check is `held`: no CDR, nothing charged, until an operator
+releases or corrects it (`evbill sessions resolve`), which sends it back through `finished`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ class SessionState(StrEnum):
     PARKED = "parked"  # connected, not charging, and not expected to resume
     FINISHED = "finished"  # stopped; awaiting (or failed) rating
     RATED = "rated"  # priced; the CDR is stored
+    HELD = "held"  # implausible readings or a transaction gap: held for an operator's review
+    REFUSED = "refused"  # the start was refused (token, connector): kept, never billed
 
 
 class SessionFlag(StrEnum):
@@ -49,22 +58,33 @@ class SessionFlag(StrEnum):
     SIGNATURE_INVALID = "signature_invalid"
     SIGNED_DATA_INCOMPLETE = "signed_data_incomplete"
     NO_ENERGY_READINGS = "no_energy_readings"
+    IMPLAUSIBLE_READING = "implausible_reading"  # power, register, clock or signed mismatch
+    SEQ_GAP = "seq_gap"  # 2.x TransactionEvent seqNo numbers missing
+    SILENT = "silent"  # open past the configured silence
+    CLOSED_BY_REBOOT = "closed_by_reboot"  # 1.6: open when the station booted again
+    UNKNOWN_CONNECTOR = "unknown_connector"
 
 
 ALLOWED: Final[dict[SessionState, frozenset[SessionState]]] = {
     SessionState.PENDING: frozenset(
         {SessionState.CHARGING, SessionState.SUSPENDED, SessionState.PARKED,
-         SessionState.FINISHED}
+         SessionState.FINISHED, SessionState.REFUSED}
     ),
     SessionState.CHARGING: frozenset(
-        {SessionState.SUSPENDED, SessionState.PARKED, SessionState.FINISHED}
+        {SessionState.SUSPENDED, SessionState.PARKED, SessionState.FINISHED,
+         SessionState.REFUSED}
     ),
     SessionState.SUSPENDED: frozenset(
-        {SessionState.CHARGING, SessionState.PARKED, SessionState.FINISHED}
+        {SessionState.CHARGING, SessionState.PARKED, SessionState.FINISHED,
+         SessionState.REFUSED}
     ),
-    SessionState.PARKED: frozenset({SessionState.CHARGING, SessionState.FINISHED}),
-    SessionState.FINISHED: frozenset({SessionState.RATED}),
+    SessionState.PARKED: frozenset(
+        {SessionState.CHARGING, SessionState.FINISHED, SessionState.REFUSED}
+    ),
+    SessionState.FINISHED: frozenset({SessionState.RATED, SessionState.HELD}),
     SessionState.RATED: frozenset({SessionState.FINISHED}),
+    SessionState.HELD: frozenset({SessionState.FINISHED}),
+    SessionState.REFUSED: frozenset(),
 }  # fmt: skip
 
 

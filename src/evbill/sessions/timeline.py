@@ -4,6 +4,12 @@ Stations deliver late and out of order; what counts is each sample's own time. T
 timeline runs from the start to the stop: the start reading (meterStart) at the start time,
 every energy sample inside the span in time order, and the stop reading (meterStop) at the
 stop time. Samples outside the span are kept in the store but not used here.
+
+Readings are reconciled within the precision the station reports them: a value below the
+highest reading so far by less than the coarser step of the two (a 1.6 whole-Wh `meterStop`
+of 66 after a sample of 66.25) is that same reading and takes its value; a larger drop (a
+register reset, a meter running backwards) is kept as it is and listed in `Timeline.falls`,
+for the plausibility check to hold the session (`evbill.sessions.plausibility`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-__all__ = ["Point", "Timeline", "build_timeline", "pin_to_signed"]
+from evbill.metering.readings import resolution, same_reading
+
+__all__ = ["Fall", "Point", "Timeline", "build_timeline", "flatten", "pin_to_signed",
+           "reconcile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +37,20 @@ class Point:
 
 
 @dataclass(frozen=True, slots=True)
+class Fall:
+    """The register read lower than before by more than the reported precision."""
+
+    at: datetime
+    before_wh: Decimal
+    after_wh: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """Energy points from start to stop (strictly increasing times), charging flags resolved."""
 
     points: tuple[Point, ...]
+    falls: tuple[Fall, ...] = ()
 
     @property
     def energy_wh(self) -> Decimal:
@@ -75,15 +94,50 @@ def build_timeline(
             return Timeline(())
         begin_energy = meter_stop_wh
     first = by_time.pop(started_at, Point(started_at, begin_energy))
-    by_time[started_at] = replace(first, energy_wh=begin_energy)
+    by_time[started_at] = replace(first, energy_wh=_finer(begin_energy, first.energy_wh))
     end_at = stopped_at if stopped_at is not None else max(by_time)
     end_energy = meter_stop_wh
     if end_energy is None:
         end_energy = by_time[max(by_time)].energy_wh
     last = by_time.get(end_at, Point(end_at, end_energy))
-    by_time[end_at] = replace(last, energy_wh=end_energy)
+    by_time[end_at] = replace(last, energy_wh=_finer(end_energy, last.energy_wh))
     ordered = [by_time[at] for at in sorted(by_time)]
-    return Timeline(tuple(_resolve_charging(ordered)))
+    points, falls = reconcile(ordered)
+    return Timeline(tuple(_resolve_charging(points)), falls)
+
+
+def _finer(explicit: Decimal | None, sample: Decimal | None) -> Decimal | None:
+    """The start/stop value, or the sample taken at the same instant when that is the same
+    reading reported more precisely (a 1.6 meterStop 66 beside a Transaction.End 66.25)."""
+    if explicit is None or sample is None or sample == explicit:
+        return explicit
+    if same_reading(max(explicit, sample), min(explicit, sample)) and \
+            resolution(sample) < resolution(explicit):
+        return sample
+    return explicit
+
+
+def reconcile(points: Sequence[Point]) -> tuple[list[Point], tuple[Fall, ...]]:
+    """Points in time order with coarser copies of a reading raised to it, and the real falls.
+
+    A fall is kept as reported (never silently dropped or smoothed) and the register counts
+    on from its new value, so one reset is one fall, not one per later sample.
+    """
+    out: list[Point] = []
+    falls: list[Fall] = []
+    highest: Decimal | None = None
+    for point in points:
+        value = point.energy_wh
+        if value is not None and highest is not None and value < highest:
+            if same_reading(highest, value):
+                point = replace(point, energy_wh=highest)
+            else:
+                falls.append(Fall(point.at, highest, value))
+                highest = value
+        elif value is not None:
+            highest = value
+        out.append(point)
+    return out, tuple(falls)
 
 
 def _resolve_charging(points: list[Point]) -> list[Point]:
@@ -113,3 +167,22 @@ def pin_to_signed(timeline: Timeline, begin_wh: Decimal, end_wh: Decimal) -> Tim
     pinned = [replace(points[0], energy_wh=begin_wh), *middle,
               replace(points[-1], energy_wh=end_wh)]  # fmt: skip
     return Timeline(tuple(pinned))
+
+
+def flatten(timeline: Timeline) -> Timeline:
+    """The timeline an operator accepted: readings in between held inside [begin, end] and
+    never lower than the one before, so a reset the end reading was corrected for bills
+    end − begin. A timeline ending below its start is left as it is (rating refuses it)."""
+    points = list(timeline.points)
+    if len(points) < 2:
+        return timeline
+    begin, end = points[0].energy_wh, points[-1].energy_wh
+    assert begin is not None and end is not None
+    if end < begin:
+        return timeline
+    level = begin
+    middle = []
+    for p in points[1:-1]:
+        level = min(max(p.energy_wh if p.energy_wh is not None else level, level), end)
+        middle.append(replace(p, energy_wh=level))
+    return Timeline((points[0], *middle, points[-1]))

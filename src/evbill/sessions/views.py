@@ -17,7 +17,7 @@ def session_view(row: SessionRow, cdr: CdrRow | None) -> SessionView:
         stopped_at=row.stopped_at, energy_wh=row.energy_wh, id_token=row.id_token,
         flags=tuple(row.flags or ()),
         total_cost_incl_vat=None if cdr is None else cdr.total_cost_incl_vat,
-        currency=None if cdr is None else cdr.currency,
+        currency=None if cdr is None else cdr.currency, hold_reason=row.hold_reason,
     )  # fmt: skip
 
 

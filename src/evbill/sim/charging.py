@@ -24,6 +24,7 @@ from evbill.sim.station import Offline, SimStation
 __all__ = ["OfflineWindow", "SessionOutcome", "SessionPlan", "SessionRunner", "run_session"]
 
 _TENTH: Final = Decimal("0.1")
+_HUNDREDTH: Final = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +112,12 @@ class _Session:
                                     id_tag=tx.id_tag, transaction_ref=tx.ref,
                                     current_type=charger.current_type.value)
         self.outcome.max_power_w = max(self.outcome.max_power_w, power)
+        precise = None
+        if st.config.decimal_wh:
+            joules = st.registers_j[self.plan.evse_id]
+            precise = (joules / 3600).quantize(_HUNDREDTH, rounding=ROUND_FLOOR)
         return Sample(at, self.register_wh, power, current_a(charger, power),
-                      self.battery.soc_percent.quantize(_TENTH), context, signed)
+                      self.battery.soc_percent.quantize(_TENTH), context, signed, precise)
 
     async def send(self, build: Callable[[], Any],
                    on_reply: Callable[[Any], None] | None = None) -> None:

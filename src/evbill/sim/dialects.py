@@ -81,6 +81,15 @@ class Sample:
     soc_percent: Decimal | None
     context: ReadingContext = ReadingContext.SAMPLE_PERIODIC
     signed: SignedValue | None = None
+    #: The register to 0.01 Wh, for firmware that reports decimal Wh in its samples (the
+    #: 1.6 meterStart/meterStop stay whole Wh, as the protocol's integers must).
+    energy_decimal_wh: Decimal | None = None
+
+    @property
+    def register_text(self) -> str:
+        if self.energy_decimal_wh is not None:
+            return f"{self.energy_decimal_wh:f}"
+        return str(self.energy_wh)
 
 
 @dataclass(slots=True)
@@ -133,7 +142,7 @@ class Dialect(Protocol):
 def _v16_values(sample: Sample) -> list[dict[str, Any]]:
     ctx = sample.context.value
     values: list[dict[str, Any]] = [
-        {"value": str(sample.energy_wh), "context": ctx, "format": "Raw",
+        {"value": sample.register_text, "context": ctx, "format": "Raw",
          "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
         {"value": f"{sample.power_w:f}", "context": ctx, "format": "Raw",
          "measurand": "Power.Active.Import", "unit": "W"},
@@ -215,7 +224,8 @@ def _v16_tx_id(tx: Transaction) -> int:
 def _v2_values(sample: Sample) -> list[dict[str, Any]]:
     ctx = sample.context.value
     energy: dict[str, Any] = {
-        "value": sample.energy_wh, "context": ctx,
+        "value": sample.energy_decimal_wh if sample.energy_decimal_wh is not None
+        else sample.energy_wh, "context": ctx,
         "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"},
     }
     if sample.signed is not None:

@@ -44,6 +44,7 @@ class FleetConfig:
     station_prefix: str = "SIM"
     id_tags: tuple[str, ...] = ("SIM-TAG-0001",)
     meter_interval_s: int = 300
+    decimal_wh: bool = False  # stations report samples in decimal Wh (meterStop whole Wh)
     dc_share: float = 0.3
     seed: int = 1
     start: datetime | None = None  # first plug-in time; default: far enough in the past
@@ -132,7 +133,7 @@ def _build_station(config: FleetConfig, station_id: str, index: int, start: date
         protocol=config.protocols[index % len(config.protocols)],
         charger=DC_150KW if dc else AC_11KW, meter_interval_s=config.meter_interval_s,
         register_start_wh=rng.randint(0, 5_000_000),
-        model="SimDC150" if dc else "SimAC11",
+        model="SimDC150" if dc else "SimAC11", decimal_wh=config.decimal_wh,
     )
     signer = OcmfMeterSigner.for_station(station_id) if config.signed else None
     return SimStation(station_config, config.url, VirtualClock(start), signer=signer,

@@ -52,6 +52,7 @@ class StationConfig:
     register_start_wh: int = 0
     response_timeout_s: float = 30.0
     reconnect_delay_s: float = 0.2  # real seconds between reconnect attempts
+    decimal_wh: bool = False  # samples in Wh with two decimals (meterStop stays whole Wh)
 
 
 @dataclass(slots=True)

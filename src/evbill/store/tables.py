@@ -35,6 +35,7 @@ __all__ = [
     "IdTokenRow",
     "MeterSampleRow",
     "ProcessedCommandRow",
+    "SessionReviewRow",
     "SessionRow",
     "SignedMeterDataRow",
     "StationCommandRow",
@@ -190,6 +191,27 @@ class SessionRow(Base):
     last_seq_no: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    hold_reason: Mapped[str | None] = mapped_column(Text)  # why it is `held`, one per line
+    released_by: Mapped[str | None] = mapped_column(String(128))  # operator who accepted it
+    #: 2.x seqNo bookkeeping: {"high": highest seen, "missing": [numbers not seen below it]}
+    seq_track: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SessionReviewRow(Base):
+    """The audit trail of what an operator did to a session (release, correct, re-rate)."""
+
+    __tablename__ = "session_reviews"
+    __table_args__ = (Index("ix_session_reviews_session", "session_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    action: Mapped[str] = mapped_column(String(16))  # release | correct | rerate
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    state_before: Mapped[str] = mapped_column(String(16))
+    state_after: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime]
 
 
 class MeterSampleRow(Base):
