@@ -6,11 +6,10 @@ a fresh embedded database with a simulated fleet and show what was recorded and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -18,11 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from evbill.cli.app import app, fail
-from evbill.cli.rate import price_session
-from evbill.cli.simulate import run_with_progress
-from evbill.rating import PricedCdr, RatingError
-from evbill.sim.showcase import ShowcaseResult, run_showcase
-from evbill.tariffs import TariffError, loads, parse_tariff_json
+
+if TYPE_CHECKING:
+    from evbill.rating import PricedCdr
+    from evbill.sim.showcase import ShowcaseResult
 
 #: The repository's examples/ folder (src layout: src/evbill/cli/demo.py → repo root).
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -59,6 +57,9 @@ class DemoResult:
 def pricing_demo(examples: Path = EXAMPLES,
                  cases: Sequence[DemoCase] = CASES) -> list[DemoResult]:
     """Price every demo case (raises TariffError/RatingError/OSError on a broken example)."""
+    from evbill.cli.rate import price_session
+    from evbill.tariffs import loads, parse_tariff_json
+
     results = []
     for case in cases:
         tariff = parse_tariff_json((examples / "tariffs" / case.tariff).read_text("utf-8"))
@@ -117,6 +118,11 @@ def _live_tables(result: ShowcaseResult) -> tuple[Table, str]:
 
 def live_demo(examples: Path, data_dir: Path, console: Console) -> ShowcaseResult:
     """Start the gateway on a fresh SQLite database, run the fleet, print what was billed."""
+    import asyncio
+
+    from evbill.cli.simulate import run_with_progress
+    from evbill.sim.showcase import run_showcase
+
     result = asyncio.run(run_showcase(data_dir, examples, run_with_progress))
     table, explanation = _live_tables(result)
     console.print(table)
@@ -135,6 +141,9 @@ def demo(
         Path("data/demo")),
 ) -> None:
     """Price the example sessions, then bill a simulated fleet live over OCPP."""
+    from evbill.rating import RatingError
+    from evbill.tariffs import TariffError
+
     try:
         results = pricing_demo(examples)
     except (OSError, TariffError, RatingError, ValueError) as err:

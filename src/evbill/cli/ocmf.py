@@ -6,19 +6,16 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.metering.ocmf import (
-    OcmfFormatError,
-    OcmfVerification,
-    session_energy,
-    verify_ocmf,
-)
+
+if TYPE_CHECKING:
+    from evbill.metering.ocmf import OcmfVerification
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +82,8 @@ def _describe(number: int, result: OcmfVerification) -> str:
 
 
 def _energy_line(results: list[OcmfVerification]) -> str:
+    from evbill.metering.ocmf import session_energy
+
     energy = session_energy(*results) if len(results) <= 2 else None
     if energy is None:
         return "energy_wh: - (give one record with both readings, or a begin and an end record)"
@@ -114,6 +113,8 @@ def verify(
     ],
 ) -> None:
     """Verify signed meter readings; exit 0 valid, 1 not valid, 2 unreadable input."""
+    from evbill.metering.ocmf import OcmfFormatError, verify_ocmf
+
     records = _split_records(_read_argument(ocmf, "OCMF_STRING"))
     key = _read_argument(public_key, "--public-key")
     try:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from evbill.cli.app import app, fail
-from evbill.rating import PricedCdr, RatingError, rate_cdr, rate_timeline
-from evbill.rating.timeline_json import timeline_from_json
-from evbill.tariffs import Tariff, TariffError, dumps, loads, parse_tariff_json
+
+if TYPE_CHECKING:
+    from evbill.rating import PricedCdr
+    from evbill.tariffs import Tariff
 
 
 def _read(path: Path) -> str:
@@ -23,6 +24,9 @@ def _read(path: Path) -> str:
 
 def price_session(tariff: Tariff, tz: str, session: Mapping[str, Any]) -> PricedCdr:
     """A CDR/Session (has charging_periods) or a timeline (has samples), priced."""
+    from evbill.rating import RatingError, rate_cdr, rate_timeline
+    from evbill.rating.timeline_json import timeline_from_json
+
     if "charging_periods" in session:
         return rate_cdr(tariff, tz, session)
     if "samples" in session:
@@ -41,6 +45,9 @@ def rate(
     tz: Annotated[str, typer.Option(help="IANA time zone of the location")] = "UTC",
 ) -> None:
     """Price a session with an OCPI 2.2.1 tariff and print the priced CDR as JSON."""
+    from evbill.rating import RatingError
+    from evbill.tariffs import TariffError, dumps, loads, parse_tariff_json
+
     try:
         tariff = parse_tariff_json(_read(tariff_file))
     except TariffError as err:
