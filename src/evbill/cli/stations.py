@@ -224,32 +224,34 @@ def tariffs_add(
 
 
 #: `sessions list` columns, most important first; narrower terminals drop the tail.
-_SESSION_COLUMNS = ("session", "station", "state", "started (UTC)", "kWh", "total", "flags",
+_SESSION_COLUMNS = ("session", "station", "state", "start (UTC)", "kWh", "total", "flags",
                     "evse", "tx")  # fmt: skip
 #: Columns kept per terminal width (the first width the terminal reaches applies).
 _LAYOUTS = ((120, 9), (100, 8), (0, 7))
 
 
-def _session_cells(v: SessionView) -> dict[str, str]:
+def _session_cells(v: SessionView, narrow: bool) -> dict[str, str]:
     total = "" if v.total_cost_incl_vat is None else f"{v.total_cost_incl_vat:.2f} {v.currency}"
+    started = v.started_at.strftime("%m-%d %H:%M" if narrow else "%Y-%m-%d %H:%M")
     return {"session": v.session_id, "station": v.station_id, "evse": str(v.evse_id),
-            "tx": v.transaction_id, "state": v.state,
-            "started (UTC)": v.started_at.strftime("%Y-%m-%d %H:%M"),
-            "kWh": f"{v.energy_wh / 1000:.3f}", "total": total, "flags": ", ".join(v.flags)}
+            "tx": v.transaction_id, "state": v.state, "start (UTC)": started,
+            "kWh": f"{v.energy_wh / 1000:.3f}", "total": total, "flags": "\n".join(v.flags)}
 
 
 def sessions_table(views: list[SessionView], width: int) -> Table:
     """The sessions as a table that fits `width` columns: narrow terminals drop the EVSE and
-    transaction id columns, and long values (station ids, flags) wrap instead of being cut."""
+    transaction id columns and the start's year; long values (station ids, flags: one a
+    line) wrap instead of being cut."""
     keep = next(count for minimum, count in _LAYOUTS if width >= minimum)
     columns = _SESSION_COLUMNS[:keep]
+    narrow = width < _LAYOUTS[0][0]
     table = Table(pad_edge=False, collapse_padding=True, expand=False)
     for name in columns:
         table.add_column(name, justify="right" if name in ("kWh", "total", "evse") else "left",
                          no_wrap=name in ("session", "state", "kWh", "total", "evse"),
-                         overflow="fold")  # fmt: skip
+                         overflow="fold", min_width=22 if name == "flags" else None)  # fmt: skip
     for v in views:
-        cells = _session_cells(v)
+        cells = _session_cells(v, narrow)
         table.add_row(*(cells[name] for name in columns))
     return table
 
