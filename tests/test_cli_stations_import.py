@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from evbill.accounts.station_import import StationImporter, parse_evses, read_stations
+from evbill.accounts.station_import import (
+    ImportReport,
+    StationImporter,
+    parse_evses,
+    read_stations,
+)
 from evbill.accounts.stations import StationRegistry
 from evbill.cli import app
 from evbill.clock import utc_now
@@ -184,17 +190,18 @@ def test_generated_passwords_go_to_a_new_private_file(cli_env: str, tmp_path: Pa
 
 def test_two_importers_of_the_same_rows_register_each_station_once(db: Database) -> None:
     """An import racing another (its rows registered between its check and its insert)
-    counts them as unchanged instead of failing."""
+    counts them as unchanged instead of failing, and still adds the rest."""
     specs, errors = read_stations(GOOD, "UTC")
-    first = StationImporter(db)
-    new = first._against_registered(specs, report := first.run([], [], now=utc_now()),
-                                    lambda n: None)  # fmt: skip
-    assert len(new) == 3 and report.errors == []
-    StationImporter(db).run(specs[:2], errors, now=utc_now())  # the other import wins CS-A1, A2
     late = StationImporter(db)
-    racing = late.run([], [], now=utc_now())
-    late._one_by_one(new, ["p" * 16] * 3, ["x", "x", "x"], utc_now(), racing)
-    assert sorted(racing.unchanged) == ["CS-A1", "CS-A2"] and racing.added == ["CS-A3"]
+    report = ImportReport()
+    new = late._against_registered(specs, report, lambda n: None)  # checked: all three new
+    assert len(new) == 3 and report.errors == [] and report.unchanged == []
+    other = StationImporter(db).run(specs[:2], errors, now=utc_now())  # wins CS-A1 and CS-A2
+    assert other.added == ["CS-A1", "CS-A2"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        late._add_batch(new, utc_now(), pool, report)  # the batch insert collides
+    assert sorted(report.unchanged) == ["CS-A1", "CS-A2"] and report.added == ["CS-A3"]
+    assert set(report.generated) == {"CS-A3"} and report.errors == []
 
 
 def test_stations_add_help_says_what_the_code_stores(cli_env: str) -> None:
