@@ -1,4 +1,9 @@
-"""The `evbill` command line. Each command lives in its own module and registers on `app`."""
+"""The `evbill` command line. Each command lives in its own module and registers on `app`.
+
+A command module imports at its top only what registering needs (typer, rich, the enums its
+options name); services, SQLAlchemy, settings, WeasyPrint, FastAPI are imported inside the
+command functions, so `evbill --help` and `evbill version` stay fast
+(tests/test_cli_startup.py checks which modules they load)."""
 
 from __future__ import annotations
 
