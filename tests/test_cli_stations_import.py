@@ -171,6 +171,9 @@ def test_the_header_is_checked(tmp_path: Path) -> None:
     assert "unknown column(s) pasword" in errors[0].reason
     specs, errors = read_stations("id,password\nCS-1,\n", "UTC")
     assert "missing column(s) evses" in errors[0].reason
+    specs, errors = read_stations("id,password,evses\nCS-1,0123456789abcdef ,22\n", "UTC")
+    assert specs == [] and [(e.line, e.field) for e in errors] == [(2, "password")]
+    assert "starts or ends with a space" in errors[0].reason
 
 
 def test_generated_passwords_go_to_a_new_private_file(cli_env: str, tmp_path: Path) -> None:

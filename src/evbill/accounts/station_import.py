@@ -145,8 +145,12 @@ def _row(line: int, raw: dict[str, str], default_tz: str) -> StationSpec | list[
 
     if (reason := _check_id(station_id)) is not None:
         refuse("id", reason)
-    password = cell("password") or None
-    if password is not None and not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+    password = raw.get("password") or None
+    if password is not None and password != password.strip():
+        refuse("password", "starts or ends with a space (it would be stored as part of the "
+               "password): remove it")
+        password = None
+    elif password is not None and not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         refuse("password", f"must be {MIN_LENGTH} to {MAX_LENGTH} characters (OCPP "
                f"BasicAuthPassword), got {len(password)}; leave it empty to have one generated")
     operator = cell("operator") or None
