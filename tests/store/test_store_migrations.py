@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +15,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 import evbill
-from evbill.store import Database, SchemaBehind, SchemaUnknown, ensure_schema, make_engine
+from evbill.store import (
+    Database,
+    SchemaBehind,
+    SchemaUnknown,
+    ensure_schema,
+    make_engine,
+    migrations,
+)
 from evbill.store.migrate import schema_status, upgrade
 from evbill.store.tables import Base
 
@@ -76,3 +87,48 @@ def test_ensure_schema_is_idempotent(database_url: str) -> None:
     after = ensure_schema(database_url)
     assert before == after and after.up_to_date
     Database.open(database_url).dispose()
+
+
+def _imported_modules(tree: ast.Module) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):  # relative: inside the migrations package
+            names.append("evbill.store.migrations.versions")
+    return names
+
+
+def test_migrations_are_frozen_history_importing_no_live_module() -> None:
+    """A migration spells its tables out: it imports no evbill module (models, column types)
+    outside the migrations package, so changing a model never changes an old migration."""
+    versions = Path(migrations.__file__).parent / "versions"
+    scripts = sorted(versions.glob("[0-9]*.py"))
+    assert len(scripts) >= 9
+    offenders = {
+        script.name: name
+        for script in scripts
+        for name in _imported_modules(ast.parse(script.read_text(encoding="utf-8")))
+        if (name == "evbill" or name.startswith("evbill."))
+        and not name.startswith("evbill.store.migrations")
+    }
+    assert offenders == {}
+
+
+def test_running_the_migration_scripts_loads_no_evbill_module() -> None:
+    """Loading every migration script in a fresh interpreter (by path, as alembic does) loads
+    no evbill module at all: the scripts depend on sqlalchemy and alembic only."""
+    folder = Path(migrations.__file__).parent
+    code = (
+        "import sys\n"
+        "from alembic.script import ScriptDirectory\n"
+        f"revisions = list(ScriptDirectory({str(folder)!r}).walk_revisions())\n"
+        "print(len(revisions), sorted(m for m in sys.modules if m.startswith('evbill')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    count, loaded = out.strip().splitlines()[-1].split(" ", 1)
+    assert int(count) >= 9
+    assert ast.literal_eval(loaded) == []

@@ -13,12 +13,7 @@ from typing import Annotated
 
 import typer
 
-from evbill.api.settings import ApiSettings, resolve_secrets
-from evbill.api.workers import WorkerSetupError, run_workers
 from evbill.cli.app import app, console, fail
-from evbill.config import get_settings
-from evbill.payments.config import PaymentProviderSettings
-from evbill.store.migrate import ensure_schema
 
 
 @app.command("api")
@@ -28,6 +23,12 @@ def api_command(
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """Serve the REST API and portal without the OCPP gateway (see `evbill serve --no-api`)."""
+    from evbill.api.settings import ApiSettings, resolve_secrets
+    from evbill.api.workers import WorkerSetupError, run_workers
+    from evbill.config import get_settings
+    from evbill.payments.config import PaymentProviderSettings
+    from evbill.store.migrate import ensure_schema
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")  # fmt: skip

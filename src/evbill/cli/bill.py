@@ -24,11 +24,6 @@ from rich.progress import (
 from evbill.cli.app import app, fail
 from evbill.cli.app import console as err_console
 from evbill.cli.invoice import DatabaseOption, invoicing_service
-from evbill.clock import utc_now
-from evbill.invoicing.billing_run import invoices_without_pdf, prepare_run, run_status, work
-from evbill.invoicing.compose import BillingPeriod
-from evbill.invoicing.model import DocumentError
-from evbill.invoicing.pdf_batch import render_pdfs
 
 
 @app.command("bill")
@@ -40,6 +35,11 @@ def bill(
     database: DatabaseOption = None,
 ) -> None:
     """Issue one invoice per postpaid account and currency for PERIOD (resumable, shareable)."""
+    from evbill.clock import utc_now
+    from evbill.invoicing.billing_run import invoices_without_pdf, prepare_run, run_status, work
+    from evbill.invoicing.compose import BillingPeriod
+    from evbill.invoicing.model import DocumentError
+    from evbill.invoicing.pdf_batch import render_pdfs
     from evbill.invoicing.settings import IssuerNotConfigured, check_issuer, get_invoicing_settings
 
     try:

@@ -7,21 +7,16 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from sqlalchemy.exc import SQLAlchemyError
 
 from evbill.cli.app import app, console, fail
-from evbill.clock import utc_now
-from evbill.config import get_settings
-from evbill.sessions.retention import prune_dedup_keys
-from evbill.store.database import Database, make_engine
-from evbill.store.migrate import schema_status, upgrade
 
 db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 def _url(url: str | None) -> str:
+    from evbill.config import get_settings
+
     return url or get_settings().resolved_database_url
 
 
@@ -31,6 +26,11 @@ def db_upgrade(
     url: Annotated[str | None, typer.Option(help="database URL (default: settings)")] = None,
 ) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from evbill.store.database import make_engine
+    from evbill.store.migrate import upgrade
+
     engine = make_engine(_url(url))
     try:
         status = upgrade(engine, revision)
@@ -48,6 +48,11 @@ def db_status(
     url: Annotated[str | None, typer.Option(help="database URL (default: settings)")] = None,
 ) -> None:
     """Print the database's revision and the code's; exit 1 when the database is behind."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from evbill.store.database import make_engine
+    from evbill.store.migrate import schema_status
+
     engine = make_engine(_url(url))
     try:
         status = schema_status(engine)
@@ -71,6 +76,14 @@ def db_prune_dedup(
 ) -> None:
     """Forget the deduplication keys of station messages older than the retention (`evbill
     serve` does this every hour)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from evbill.clock import utc_now
+    from evbill.config import get_settings
+    from evbill.sessions.retention import prune_dedup_keys
+    from evbill.store.database import Database
+
     retention = timedelta(days=days or get_settings().dedup_retention_days)
     db = Database.open(_url(url))
     try:

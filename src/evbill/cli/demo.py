@@ -8,7 +8,6 @@ money tour (`evbill.sim.showcase`); `money_report()` (in `demo_money`) prints it
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +121,8 @@ def _live_tables(result: ShowcaseResult) -> tuple[Table, str]:
 def live_demo(examples: Path, data_dir: Path, console: Console) -> ShowcaseResult:
     """Start the gateway on a fresh SQLite database, run the fleet and the money tour, print
     what was recorded, paid, documented and booked."""
+    import asyncio
+
     from evbill.cli.demo_money import money_report
     from evbill.cli.simulate import run_with_progress
     from evbill.sim.showcase import run_showcase

@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.config import get_settings
-from evbill.invoicing.cii import to_cii
-from evbill.invoicing.model import Document, DocumentError
-from evbill.invoicing.render_html import format_money, format_rate
-from evbill.invoicing.service import DocumentNotFound, InvoicingService
-from evbill.invoicing.ubl import to_ubl
-from evbill.store import Database, SchemaError
+
+if TYPE_CHECKING:
+    from evbill.invoicing.model import Document
+    from evbill.invoicing.service import InvoicingService
 
 invoice_app = typer.Typer(
     name="invoice",
@@ -36,6 +33,10 @@ DatabaseOption = Annotated[
 @contextmanager
 def invoicing_service(url: str | None) -> Iterator[InvoicingService]:
     """An `InvoicingService` on the configured database (schema checked)."""
+    from evbill.config import get_settings
+    from evbill.invoicing.service import InvoicingService
+    from evbill.store import Database, SchemaError
+
     try:
         db = Database.open(url or get_settings().resolved_database_url)
     except SchemaError as exc:
@@ -47,6 +48,8 @@ def invoicing_service(url: str | None) -> Iterator[InvoicingService]:
 
 
 def _summary(doc: Document) -> Table:
+    from evbill.invoicing.render_html import format_money
+
     cur = doc.currency
     table = Table(title=f"{doc.doc_type.label} {doc.number}", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)  # fmt: skip
@@ -63,6 +66,8 @@ def _summary(doc: Document) -> Table:
 
 
 def _echo_header(doc: Document) -> None:
+    from evbill.invoicing.render_html import format_rate
+
     typer.echo(f"number: {doc.number}")
     typer.echo(f"type: {doc.doc_type.value}")
     typer.echo(f"issue_date: {doc.issue_date.isoformat()}")
@@ -89,6 +94,10 @@ def show(
     """Print a document's totals and sessions; optionally write its PDF and XML files.
     Exit 1 when the stored document fails its tamper check (`evbill invoice verify`)."""
     from evbill.invoicing.chain_store import document_problems
+    from evbill.invoicing.cii import to_cii
+    from evbill.invoicing.model import DocumentError
+    from evbill.invoicing.service import DocumentNotFound
+    from evbill.invoicing.ubl import to_ubl
 
     with invoicing_service(database) as service:
         try:
@@ -115,7 +124,9 @@ def show(
 
 def echo_documents_report(url: str | None) -> bool:
     """Verify the issued documents; print every problem (stderr) or the summary (stdout)."""
+    from evbill.config import get_settings
     from evbill.invoicing.chain_store import verify_stored_documents
+    from evbill.store import Database, SchemaError
 
     try:
         db = Database.open(url or get_settings().resolved_database_url)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -15,13 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.config import get_settings
-from evbill.ledger.balances import TrialBalance
-from evbill.ledger.errors import LedgerError
-from evbill.ledger.service import LedgerService
-from evbill.ledger.store import sql_unit_of_work
-from evbill.money import minor_unit
-from evbill.store import Database, SchemaError
+
+if TYPE_CHECKING:
+    from evbill.ledger.balances import TrialBalance
+    from evbill.ledger.service import LedgerService
 
 ledger_app = typer.Typer(
     name="ledger",
@@ -38,6 +35,11 @@ DatabaseOption = Annotated[
 
 @contextmanager
 def _service(url: str | None) -> Iterator[LedgerService]:
+    from evbill.config import get_settings
+    from evbill.ledger.service import LedgerService
+    from evbill.ledger.store import sql_unit_of_work
+    from evbill.store import Database, SchemaError
+
     try:
         db = Database.open(url or get_settings().resolved_database_url)
     except SchemaError as exc:
@@ -79,6 +81,8 @@ def verify(
 
 def _fmt(amount: Decimal, currency: str) -> str:
     """Exact ledger amounts shown with the currency's minor unit (no rounding happens)."""
+    from evbill.money import minor_unit
+
     return f"{amount.quantize(Decimal(1).scaleb(-minor_unit(currency))):f}"
 
 
@@ -135,7 +139,9 @@ def close_day(
     if when >= datetime.now(UTC).date() and not force:
         raise fail(f"DAY: {day} has not ended (UTC); postings dated on it would be refused. "
                    "Use --force to close it anyway")
+    from evbill.config import get_settings
     from evbill.invoicing.chain_store import close_documents_day
+    from evbill.store import Database
 
     with _service(database) as service:
         root = service.close_day(when)
@@ -155,6 +161,8 @@ def proof(
     database: DatabaseOption = None,
 ) -> None:
     """Print the inclusion proofs of a transaction's entries (check with proof_check.py)."""
+    from evbill.ledger.errors import LedgerError
+
     with _service(database) as service:
         try:
             proofs = service.proofs(transaction_id)

@@ -13,14 +13,9 @@ from rich import box
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.config import get_settings
-from evbill.ledger.service import LedgerService
-from evbill.ledger.store import sql_unit_of_work
-from evbill.payments.config import build_provider
-from evbill.payments.provider import PaymentError
-from evbill.payments.service import PaymentService
-from evbill.payments.session_billing import SessionBilling
-from evbill.store import Database, SchemaError
+
+if TYPE_CHECKING:
+    from evbill.payments.service import PaymentService
 
 if TYPE_CHECKING:
     from evbill.payments.settlement_failures import SettlementFailures
@@ -42,6 +37,14 @@ ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting (kept i
 
 @contextmanager
 def _service(url: str | None) -> Iterator[PaymentService]:
+    from evbill.config import get_settings
+    from evbill.ledger.service import LedgerService
+    from evbill.ledger.store import sql_unit_of_work
+    from evbill.payments.config import build_provider
+    from evbill.payments.provider import PaymentError
+    from evbill.payments.service import PaymentService
+    from evbill.store import Database, SchemaError
+
     try:
         db = Database.open(url or get_settings().resolved_database_url)
     except SchemaError as exc:
@@ -106,6 +109,8 @@ def write_off(
 @payments_app.command("sweep")
 def sweep(database: DatabaseOption = None) -> None:
     """Release holds never captured (unclaimed, expired or stale); settle what is due."""
+    from evbill.payments.session_billing import SessionBilling
+
     with _service(database) as service:
         report = SessionBilling(service.ctx.db, service).sweep()
     typer.echo(json.dumps({"released": list(report.stale), "unclaimed": list(report.unclaimed),

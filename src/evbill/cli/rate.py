@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from evbill.cli.app import app, fail
-from evbill.rating import PricedCdr, RatingError, rate_cdr, rate_timeline
-from evbill.rating.timeline_json import timeline_from_json
-from evbill.tariffs import Tariff, TariffError, dumps, loads
-from evbill.tariffs.lenient import LenientTariff, parse_tariff_for_pricing
+
+if TYPE_CHECKING:
+    from evbill.rating import PricedCdr
+    from evbill.tariffs import Tariff
+    from evbill.tariffs.lenient import LenientTariff
 
 
 def _read(path: Path) -> str:
@@ -23,6 +24,9 @@ def _read(path: Path) -> str:
 
 
 def _tariff(path: Path) -> LenientTariff:
+    from evbill.tariffs import TariffError, loads
+    from evbill.tariffs.lenient import parse_tariff_for_pricing
+
     try:
         data = loads(_read(path))
     except ValueError as err:
@@ -35,6 +39,9 @@ def _tariff(path: Path) -> LenientTariff:
 
 def price_session(tariff: Tariff, tz: str, session: Mapping[str, Any]) -> PricedCdr:
     """A CDR/Session (has charging_periods) or a timeline (has samples), priced."""
+    from evbill.rating import RatingError, rate_cdr, rate_timeline
+    from evbill.rating.timeline_json import timeline_from_json
+
     if "charging_periods" in session:
         return rate_cdr(tariff, tz, session)
     if "samples" in session:
@@ -56,6 +63,9 @@ def rate(
 
     A tariff without country_code, party_id or last_updated (they never change a price) is
     priced with a warning on stderr; `evbill tariffs add` still requires them."""
+    from evbill.rating import RatingError
+    from evbill.tariffs import dumps, loads
+
     lenient = _tariff(tariff_file)
     tariff = lenient.tariff
     try:

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich import box
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.config import get_settings
-from evbill.payments.config import PaymentProviderSettings, build_provider
-from evbill.payments.provider import PaymentError
-from evbill.payments.reconcile import Difference, RecordSource, TerminalRecords, reconcile
-from evbill.payments.retry import RetryingProvider
-from evbill.store import Database, SchemaError
+
+if TYPE_CHECKING:
+    from evbill.payments.reconcile import Difference, RecordSource
+    from evbill.store import Database
 
 __all__ = ["difference_table", "reconcile_command"]
 
 
 def _source(provider: str, db: Database) -> RecordSource:
+    from evbill.payments.config import PaymentProviderSettings, build_provider
+    from evbill.payments.reconcile import RecordSource, TerminalRecords
+    from evbill.payments.retry import RetryingProvider
+
     if provider == "terminal":
         return TerminalRecords(db)
     settings = PaymentProviderSettings().model_copy(update={"payment_provider": provider})
@@ -55,6 +57,12 @@ def reconcile_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
     """Compare the provider's captures, refunds and payouts with the ledger."""
+    from evbill.config import get_settings
+    from evbill.payments.config import PaymentProviderSettings
+    from evbill.payments.provider import PaymentError
+    from evbill.payments.reconcile import reconcile
+    from evbill.store import Database, SchemaError
+
     try:
         start = (datetime.combine(date.fromisoformat(since), time(), UTC)
                  if since else None)

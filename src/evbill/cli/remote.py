@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from evbill.cli.app import app, console, fail
-from evbill.clock import utc_now
-from evbill.config import get_settings
-from evbill.ocpp.outbox import REMOTE_START, REMOTE_STOP, remote_start_payload, remote_stop_payload
 from evbill.sessions.commands import IdToken, IdTokenType
-from evbill.store.database import Database
-from evbill.store.migrate import SchemaError
-from evbill.store.outbox import StationCommand, StationCommandError, StationCommandOutbox
+
+if TYPE_CHECKING:
+    from evbill.store.outbox import StationCommand, StationCommandOutbox
 
 _POLL_S = 0.2
 _UNANSWERED = 3
@@ -29,6 +26,9 @@ _UNANSWERED = 3
 
 def _wait(outbox: StationCommandOutbox, command: StationCommand, timeout: float) -> StationCommand:
     """Poll until the command is done or failed; give up (and withdraw it) after `timeout`."""
+    from evbill.clock import utc_now
+    from evbill.store.outbox import StationCommandError
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         current = outbox.get(command.id)
@@ -46,6 +46,12 @@ def _wait(outbox: StationCommandOutbox, command: StationCommand, timeout: float)
 
 
 def _run(station: str, action: str, payload: dict[str, Any], timeout: float) -> None:
+    from evbill.clock import utc_now
+    from evbill.config import get_settings
+    from evbill.store.database import Database
+    from evbill.store.migrate import SchemaError
+    from evbill.store.outbox import StationCommandError, StationCommandOutbox
+
     try:
         db = Database.open(get_settings().resolved_database_url)
     except SchemaError as exc:
@@ -80,6 +86,8 @@ def remote_start(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds to wait")] = 30.0,
 ) -> None:
     """Ask a connected station to start a transaction (RemoteStart/RequestStartTransaction)."""
+    from evbill.ocpp.outbox import REMOTE_START, remote_start_payload
+
     payload = remote_start_payload(evse, IdToken(id_tag, token_type))
     _run(station, REMOTE_START, payload, timeout)
 
@@ -91,4 +99,6 @@ def remote_stop(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds to wait")] = 30.0,
 ) -> None:
     """Ask a connected station to stop a transaction (RemoteStop/RequestStopTransaction)."""
+    from evbill.ocpp.outbox import REMOTE_STOP, remote_stop_payload
+
     _run(station, REMOTE_STOP, remote_stop_payload(transaction_id), timeout)

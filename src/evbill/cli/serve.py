@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from evbill.api.server import serve_api
-from evbill.api.settings import ApiSettings
 from evbill.cli.app import app, console, fail
-from evbill.clock import utc_now
-from evbill.config import Settings, get_settings
-from evbill.ocpp.server import Gateway, run_gateway
-from evbill.payments.config import PaymentProviderSettings
-from evbill.payments.provider import PaymentProvider
-from evbill.payments.providers.sandbox import SandboxProvider
-from evbill.payments.retry import RetryingProvider, RetryPolicy
-from evbill.payments.session_billing import SessionBilling
-from evbill.payments.wiring import run_sweeper
-from evbill.sessions.retention import run_dedup_pruner
-from evbill.sessions.service import SessionService
-from evbill.sessions.silence import run_silence_watch
-from evbill.store.database import Database
-from evbill.store.migrate import ensure_schema
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from evbill.config import Settings
+    from evbill.ocpp.server import Gateway
+    from evbill.payments.provider import PaymentProvider
+    from evbill.payments.providers.sandbox import SandboxProvider
+    from evbill.payments.session_billing import SessionBilling
+    from evbill.sessions.service import SessionService
+    from evbill.store.database import Database
 
 log = logging.getLogger("evbill.serve")
 
@@ -37,6 +29,7 @@ SWEEP_INTERVAL_S = 60.0
 def wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilling:
     """The session billing hooks on `provider` (or the configured one), with receipts and
     credit notes issued the moment a payment or refund is booked."""
+    from evbill.clock import utc_now
     from evbill.invoicing.auto import DocumentIssuer
     from evbill.invoicing.service import InvoicingService
     from evbill.ledger.service import LedgerService
@@ -53,6 +46,16 @@ def wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilli
 async def _serve(settings: Settings, service: SessionService, db: Database,
                  billing: SessionBilling, sandbox: SandboxProvider | None,
                  with_api: bool) -> None:
+    import asyncio
+    import signal
+    from datetime import timedelta
+
+    from evbill.clock import utc_now
+    from evbill.ocpp.server import run_gateway
+    from evbill.payments.wiring import run_sweeper
+    from evbill.sessions.retention import run_dedup_pruner
+    from evbill.sessions.silence import run_silence_watch
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -77,6 +80,7 @@ async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider 
     sandbox keeps holds in memory, so a hold the API's ad hoc page places must be the one the
     gateway's payment hooks raise and capture."""
     from evbill.api.app import create_app
+    from evbill.api.server import serve_api
 
     api = create_app(settings, db=db, provider=sandbox)
     await serve_api(api, settings.api_host, settings.api_port, stop)
@@ -84,6 +88,10 @@ async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider 
 
 def _shared_sandbox() -> SandboxProvider | None:
     """One sandbox for the gateway and the API (None when another provider is configured)."""
+    from evbill.api.settings import ApiSettings
+    from evbill.payments.config import PaymentProviderSettings
+    from evbill.payments.providers.sandbox import SandboxProvider
+
     if PaymentProviderSettings().payment_provider != "sandbox":
         return None
     return SandboxProvider(webhook_secret=ApiSettings().sandbox_webhook_secret.get_secret_value())
@@ -97,9 +105,20 @@ def serve(
         help="also serve the API and portal (EVBILL_API_PORT) in this process; --no-api when "
              "`evbill api` serves them")] = True,
 ) -> None:
-    """Run the OCPP gateway (1.6J, 2.0.1, 2.1) on the embedded SQLite or EVBILL_DATABASE_URL."""
+    """Run the OCPP gateway (1.6J, 2.0.1, 2.1) on the embedded SQLite or EVBILL_DATABASE_URL.
+
+    Stations authenticate with HTTP Basic (security profile 1, EVBILL_OCPP_SECURITY_PROFILE);
+    profile 0 (no authentication) is for lab use only and is warned about at start."""
+    import asyncio
+
+    from evbill.config import get_settings
     from evbill.invoicing.model import DocumentError
     from evbill.invoicing.settings import IssuerNotConfigured, check_issuer, get_invoicing_settings
+    from evbill.payments.config import PaymentProviderSettings
+    from evbill.payments.retry import RetryingProvider, RetryPolicy
+    from evbill.sessions.service import SessionService
+    from evbill.store.database import Database
+    from evbill.store.migrate import ensure_schema
 
     try:  # documents are issued from here on: never with the placeholder issuer
         check_issuer(get_invoicing_settings())
@@ -112,6 +131,11 @@ def serve(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if settings.ocpp_security_profile == 0:
+        warning = ("EVBILL_OCPP_SECURITY_PROFILE=0: stations connect WITHOUT authentication — "
+                   "anyone who reaches the port can act as any station; for lab use only")
+        log.warning("serve.security_profile_0 %s", warning)
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     url = settings.resolved_database_url
     ensure_schema(url)
     db = Database.open(url, echo=settings.database_echo)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -12,14 +11,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evbill.cli.app import app, console, fail
-from evbill.sim.dialects import DIALECTS
-from evbill.sim.fleet import FleetConfig, FleetReport, run_fleet
+
+if TYPE_CHECKING:
+    from evbill.sim.fleet import FleetConfig, FleetReport
 
 _ALL = "all"
 
 
 def protocols_for(choice: str) -> tuple[str, ...]:
     """"1.6", "2.0.1", "2.1" or "all" (round robin over the three)."""
+    from evbill.sim.dialects import DIALECTS
+
     if choice == _ALL:
         return tuple(DIALECTS)
     if choice not in DIALECTS:
@@ -53,6 +55,8 @@ def summary_table(report: FleetReport) -> Table:
 
 async def run_with_progress(config: FleetConfig) -> FleetReport:
     """Run the fleet under a rich progress bar on stderr."""
+    from evbill.sim.fleet import run_fleet
+
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -88,6 +92,10 @@ def simulate(
              "firmware does")] = False,
 ) -> None:
     """Run simulated stations against a running server and print what they did."""
+    import asyncio
+
+    from evbill.sim.fleet import FleetConfig
+
     try:
         config = FleetConfig(
             url=url, stations=stations, sessions=sessions, protocols=protocols_for(protocol),

@@ -93,6 +93,7 @@ class EvseRow(Base):
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
     evse_id: Mapped[int]
     meter_public_key: Mapped[str | None] = mapped_column(Text)
+    max_power_w: Mapped[int | None]  # the EVSE's maximum power (W), when known
 
 
 class ConnectorRow(Base):

@@ -5,6 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+# The live models are the target `alembic check` compares a migrated database with; every
+# package's tables register on the one `Base`. (The migrations themselves import none of them.)
+import evbill.api.tables
+import evbill.invoicing.tables
+import evbill.ledger.tables
+import evbill.payments.tables  # noqa: F401
 from evbill.store.database import make_engine
 from evbill.store.tables import Base
 

@@ -12,12 +12,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
 
 
 def upgrade() -> None:
@@ -29,8 +32,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("account", sa.String(length=128), nullable=True),
         sa.Column("group_id", sa.String(length=64), nullable=True),
-        sa.Column("expires_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", _UTC, nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_id_tokens")),
         sa.UniqueConstraint("value", "type", name=op.f("uq_id_tokens_value_type")),
     )
@@ -40,7 +43,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("station_id", sa.String(length=64), nullable=False),
         sa.Column("answer", sa.JSON(), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_processed_commands")),
     )
     op.create_table(
@@ -53,15 +56,15 @@ def upgrade() -> None:
         sa.Column("meter_public_key", sa.Text(), nullable=True),
         sa.Column("auto_registered", sa.Boolean(), nullable=False),
         sa.Column("connected", sa.Boolean(), nullable=False),
-        sa.Column("connected_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_seen_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("booted_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("connected_at", _UTC, nullable=True),
+        sa.Column("last_seen_at", _UTC, nullable=True),
+        sa.Column("booted_at", _UTC, nullable=True),
         sa.Column("protocol", sa.String(length=16), nullable=True),
         sa.Column("vendor", sa.String(length=64), nullable=True),
         sa.Column("model", sa.String(length=64), nullable=True),
         sa.Column("serial_number", sa.String(length=64), nullable=True),
         sa.Column("firmware_version", sa.String(length=64), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stations")),
     )
     op.create_table(
@@ -71,7 +74,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("ocpi_json", sa.Text(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_tariffs")),
         sa.UniqueConstraint("tariff_id", "version", name=op.f("uq_tariffs_tariff_id_version")),
     )
@@ -83,7 +86,7 @@ def upgrade() -> None:
         sa.Column("connector_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("error_code", sa.String(length=64), nullable=True),
-        sa.Column("status_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_at", _UTC, nullable=True),
         sa.ForeignKeyConstraint(
             ["station_id"],
             ["stations.id"],
@@ -124,11 +127,11 @@ def upgrade() -> None:
         sa.Column("id_token", sa.String(length=255), nullable=True),
         sa.Column("id_token_type", sa.String(length=32), nullable=True),
         sa.Column("authorization_status", sa.String(length=16), nullable=True),
-        sa.Column("started_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("stopped_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("meter_start_wh", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("meter_stop_wh", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("energy_wh", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("started_at", _UTC, nullable=False),
+        sa.Column("stopped_at", _UTC, nullable=True),
+        sa.Column("meter_start_wh", _DECIMAL, nullable=True),
+        sa.Column("meter_stop_wh", _DECIMAL, nullable=True),
+        sa.Column("energy_wh", _DECIMAL, nullable=False),
         sa.Column("energy_source", sa.String(length=16), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("reservation_id", sa.Integer(), nullable=True),
@@ -140,8 +143,8 @@ def upgrade() -> None:
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.Column("tariff_pk", sa.Integer(), nullable=True),
         sa.Column("last_seq_no", sa.Integer(), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["station_id"], ["stations.id"], name=op.f("fk_sessions_station_id_stations")
         ),
@@ -167,9 +170,9 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("claimed_by", sa.String(length=128), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("sent_at", _UTC, nullable=True),
+        sa.Column("finished_at", _UTC, nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'sent', 'done', 'failed')",
             name=op.f("ck_station_commands_status"),
@@ -196,8 +199,8 @@ def upgrade() -> None:
         sa.Column("station_id", sa.String(length=64), nullable=True),
         sa.Column("evse_id", sa.Integer(), nullable=True),
         sa.Column("is_default", sa.Boolean(), nullable=False),
-        sa.Column("valid_from", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_from", _UTC, nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.CheckConstraint(
             "evse_id IS NULL OR station_id IS NOT NULL",
             name=op.f("ck_tariff_assignments_evse_needs_station"),
@@ -226,15 +229,15 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("total_cost_excl_vat", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("total_cost_incl_vat", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("total_energy_wh", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("total_cost_excl_vat", _DECIMAL, nullable=False),
+        sa.Column("total_cost_incl_vat", _DECIMAL, nullable=True),
+        sa.Column("total_energy_wh", _DECIMAL, nullable=False),
         sa.Column("energy_source", sa.String(length=16), nullable=False),
         sa.Column("ocpi_json", sa.Text(), nullable=False),
         sa.Column("tariff_pk", sa.Integer(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["session_id"], ["sessions.id"], name=op.f("fk_cdrs_session_id_sessions")
         ),
@@ -250,14 +253,14 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Integer(), nullable=True),
         sa.Column("station_id", sa.String(length=64), nullable=False),
         sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", _UTC, nullable=False),
         sa.Column("context", sa.String(length=32), nullable=False),
-        sa.Column("energy_wh", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("power_w", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("current_a", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("soc_percent", evbill.store.types.ExactDecimal(), nullable=True),
+        sa.Column("energy_wh", _DECIMAL, nullable=True),
+        sa.Column("power_w", _DECIMAL, nullable=True),
+        sa.Column("current_a", _DECIMAL, nullable=True),
+        sa.Column("soc_percent", _DECIMAL, nullable=True),
         sa.Column("charging", sa.Boolean(), nullable=True),
-        sa.Column("received_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],
@@ -278,13 +281,13 @@ def upgrade() -> None:
         "signed_meter_data",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", _UTC, nullable=False),
         sa.Column("context", sa.String(length=32), nullable=False),
         sa.Column("encoding", sa.String(length=36), nullable=False),
         sa.Column("signed_data", sa.Text(), nullable=False),
         sa.Column("public_key", sa.Text(), nullable=True),
         sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.Column("received_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],

@@ -12,11 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# Not used below (this migration is frozen SQL): importing the models registers the ledger
-# tables on the shared `Base.metadata`, so any process that has loaded the migrations
-# (`alembic check`, the models-match-migrations test) compares against them too.
-import evbill.ledger.tables  # noqa: F401
-
 revision: str = "0002_ledger"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None

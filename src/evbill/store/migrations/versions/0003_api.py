@@ -13,12 +13,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0003_api"
 down_revision: str | None = "0002_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
 
 
 def upgrade() -> None:
@@ -29,8 +32,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("revoked_at", _UTC, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
     op.create_index(op.f("ix_api_keys_operator_id"), "api_keys", ["operator_id"], unique=False)
@@ -55,7 +58,7 @@ def upgrade() -> None:
         sa.Column("token_account", sa.String(length=128), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_users")),
         sa.UniqueConstraint("email_lookup", name=op.f("uq_api_users_email_lookup")),
         sa.UniqueConstraint("token_account", name=op.f("uq_api_users_token_account")),
@@ -70,17 +73,17 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("authorization_id", sa.String(length=64), nullable=True),
         sa.Column("challenge_url", sa.Text(), nullable=True),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("decline_code", sa.String(length=32), nullable=True),
         sa.Column("id_token", sa.String(length=64), nullable=False),
         sa.Column("command_id", sa.String(length=36), nullable=True),
         sa.Column("capture_id", sa.String(length=64), nullable=True),
-        sa.Column("captured", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("refunded", evbill.store.types.ExactDecimal(), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("captured", _DECIMAL, nullable=True),
+        sa.Column("refunded", _DECIMAL, nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["station_id"],
             ["stations.id"],
@@ -102,8 +105,8 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.String(length=128), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=False),
         sa.Column("tariff_pk", sa.Integer(), nullable=False),
-        sa.Column("valid_from", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_from", _UTC, nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["tariff_pk"], ["tariffs.pk"], name=op.f("fk_api_group_tariffs_tariff_pk_tariffs")
         ),
@@ -126,8 +129,8 @@ def upgrade() -> None:
         sa.Column("last4", sa.String(length=4), nullable=False),
         sa.Column("exp_month", sa.Integer(), nullable=False),
         sa.Column("exp_year", sa.Integer(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("removed_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("removed_at", _UTC, nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["api_users.id"],
@@ -143,11 +146,11 @@ def upgrade() -> None:
         "api_wallet_entries",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("reference", sa.String(length=128), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["api_users.id"],

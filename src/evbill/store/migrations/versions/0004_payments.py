@@ -13,19 +13,22 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0004_payments"
 down_revision: str | None = "0003_api"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "payment_audit",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", _UTC, nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=False),
@@ -46,16 +49,16 @@ def upgrade() -> None:
         sa.Column("station_id", sa.String(length=64), nullable=True),
         sa.Column("payment_method_token", sa.String(length=128), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("amount_held", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount_held", _DECIMAL, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("decline_code", sa.String(length=32), nullable=True),
         sa.Column("challenge_ref", sa.String(length=128), nullable=True),
         sa.Column("challenge_url", sa.Text(), nullable=True),
         sa.Column("increments", sa.Integer(), nullable=False),
         sa.Column("limit_reached", sa.Boolean(), nullable=False),
-        sa.Column("expires_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", _UTC, nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.CheckConstraint(
             "status IN ('requires_action', 'authorized', 'declined', 'captured', 'released', "
             "'expired', 'capture_failed')",
@@ -86,7 +89,7 @@ def upgrade() -> None:
         sa.Column("last4", sa.String(length=4), nullable=False),
         sa.Column("exp_month", sa.Integer(), nullable=False),
         sa.Column("exp_year", sa.Integer(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.CheckConstraint("length(last4) = 4", name=op.f("ck_payment_methods_last4")),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_payment_methods")),
     )
@@ -97,8 +100,8 @@ def upgrade() -> None:
         "payment_wallets",
         sa.Column("account", sa.String(length=128), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("balance", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("balance", _DECIMAL, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("account", name=op.f("pk_payment_wallets")),
     )
     op.create_table(
@@ -107,7 +110,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=128), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=200), nullable=False),
-        sa.Column("received_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("provider", "event_id", name=op.f("pk_payment_webhooks")),
     )
     op.create_table(
@@ -118,17 +121,17 @@ def upgrade() -> None:
         sa.Column("account", sa.String(length=128), nullable=False),
         sa.Column("operator", sa.String(length=80), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("net", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("net", _DECIMAL, nullable=False),
         sa.Column("vat", sa.JSON(), nullable=False),
-        sa.Column("gross", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("refunded", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("gross", _DECIMAL, nullable=False),
+        sa.Column("refunded", _DECIMAL, nullable=False),
         sa.Column("authorization_id", sa.String(length=64), nullable=True),
         sa.Column("provider_capture_ref", sa.String(length=128), nullable=True),
-        sa.Column("released", evbill.store.types.ExactDecimal(), nullable=True),
+        sa.Column("released", _DECIMAL, nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("ledger_transaction", sa.String(length=36), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.CheckConstraint(
             "method IN ('card', 'wallet', 'postpaid')", name=op.f("ck_payment_charges_method")
         ),
@@ -152,15 +155,15 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("authorization_id", sa.String(length=64), nullable=False),
         sa.Column("reference", sa.String(length=200), nullable=False),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("charge", sa.JSON(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("next_attempt_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", _UTC, nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.CheckConstraint(
             "status IN ('open', 'resolved', 'written_off')", name=op.f("ck_payment_dunning_status")
         ),
@@ -181,11 +184,11 @@ def upgrade() -> None:
         sa.Column("account", sa.String(length=128), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("balance_after", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
+        sa.Column("balance_after", _DECIMAL, nullable=False),
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.CheckConstraint(
             "balance_after >= 0 OR reason IS NOT NULL",
             name=op.f("ck_payment_wallet_movements_negative_reason"),
@@ -212,13 +215,13 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("charge_id", sa.String(length=64), nullable=False),
         sa.Column("provider_ref", sa.String(length=128), nullable=True),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("ledger_transaction", sa.String(length=36), nullable=True),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(
             ["charge_id"],
             ["payment_charges.id"],

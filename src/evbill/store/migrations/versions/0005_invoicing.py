@@ -13,12 +13,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0005_invoicing"
 down_revision: str | None = "0004_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
 
 
 def upgrade() -> None:
@@ -33,15 +36,15 @@ def upgrade() -> None:
         sa.Column("vat_id", sa.String(length=32), nullable=True),
         sa.Column("email", sa.String(length=200), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=False),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_billing_customers")),
     )
     op.create_table(
         "billing_runs",
         sa.Column("period", sa.String(length=7), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.Column("items", sa.Integer(), nullable=False),
-        sa.Column("finished_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", _UTC, nullable=True),
         sa.PrimaryKeyConstraint("period", name=op.f("pk_billing_runs")),
     )
     op.create_table(
@@ -63,7 +66,7 @@ def upgrade() -> None:
         sa.Column("document_number", sa.String(length=64), nullable=True),
         sa.Column("worker", sa.String(length=128), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("finished_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", _UTC, nullable=True),
         sa.ForeignKeyConstraint(
             ["period"],
             ["billing_runs.period"],
@@ -91,16 +94,16 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.String(length=80), nullable=False),
         sa.Column("account_id", sa.String(length=128), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("issued_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", _UTC, nullable=False),
         sa.Column("issue_date", sa.Date(), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("issuer", sa.JSON(), nullable=False),
         sa.Column("customer", sa.JSON(), nullable=False),
-        sa.Column("total_net", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("total_vat", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("total_gross", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("total_net", _DECIMAL, nullable=False),
+        sa.Column("total_vat", _DECIMAL, nullable=False),
+        sa.Column("total_gross", _DECIMAL, nullable=False),
         sa.Column("paid", sa.Boolean(), nullable=False),
         sa.Column("payment_means", sa.String(length=8), nullable=False),
         sa.Column("payment_note", sa.Text(), nullable=False),
@@ -144,13 +147,13 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("quantity", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("quantity", _DECIMAL, nullable=False),
         sa.Column("unit", sa.String(length=16), nullable=False),
-        sa.Column("unit_price", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("vat_rate", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("net", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("vat", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("gross", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("unit_price", _DECIMAL, nullable=False),
+        sa.Column("vat_rate", _DECIMAL, nullable=False),
+        sa.Column("net", _DECIMAL, nullable=False),
+        sa.Column("vat", _DECIMAL, nullable=False),
+        sa.Column("gross", _DECIMAL, nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"],
             ["invoice_documents.id"],
@@ -178,11 +181,11 @@ def upgrade() -> None:
         sa.Column("evse_id", sa.String(length=64), nullable=False),
         sa.Column("address", sa.Text(), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
-        sa.Column("started_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("charging_hours", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("parking_hours", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("energy_kwh", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("started_at", _UTC, nullable=False),
+        sa.Column("ended_at", _UTC, nullable=False),
+        sa.Column("charging_hours", _DECIMAL, nullable=False),
+        sa.Column("parking_hours", _DECIMAL, nullable=False),
+        sa.Column("energy_kwh", _DECIMAL, nullable=False),
         sa.Column("signed_meter", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"],
@@ -204,9 +207,9 @@ def upgrade() -> None:
         "invoice_vat",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("document_id", sa.Integer(), nullable=False),
-        sa.Column("rate", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("taxable", evbill.store.types.ExactDecimal(), nullable=False),
-        sa.Column("vat", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("rate", _DECIMAL, nullable=False),
+        sa.Column("taxable", _DECIMAL, nullable=False),
+        sa.Column("vat", _DECIMAL, nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"],
             ["invoice_documents.id"],

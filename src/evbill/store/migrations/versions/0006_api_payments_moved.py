@@ -14,12 +14,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0006_api_payments_moved"
 down_revision: str | None = "0005_invoicing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
 
 _ADHOC_MONEY = ("provider", "authorization_id", "challenge_url", "amount", "currency",
                 "decline_code", "capture_id", "captured", "refunded")  # fmt: skip
@@ -38,7 +41,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_id_tokens_account", table_name="id_tokens")
-    decimal = evbill.store.types.ExactDecimal()
+    decimal = _DECIMAL
     with op.batch_alter_table("api_adhoc_payments") as batch:
         batch.add_column(sa.Column("provider", sa.String(32), nullable=False,
                                    server_default="sandbox"))
@@ -62,8 +65,8 @@ def downgrade() -> None:
         sa.Column("last4", sa.String(length=4), nullable=False),
         sa.Column("exp_month", sa.Integer(), nullable=False),
         sa.Column("exp_year", sa.Integer(), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("removed_at", evbill.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.Column("removed_at", _UTC, nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["api_users.id"],
                                 name=op.f("fk_api_payment_methods_user_id_api_users"),
                                 ondelete="CASCADE"),
@@ -75,11 +78,11 @@ def downgrade() -> None:
         "api_wallet_entries",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
-        sa.Column("amount", evbill.store.types.ExactDecimal(), nullable=False),
+        sa.Column("amount", _DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("reference", sa.String(length=128), nullable=False),
-        sa.Column("created_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", _UTC, nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["api_users.id"],
                                 name=op.f("fk_api_wallet_entries_user_id_api_users"),
                                 ondelete="CASCADE"),

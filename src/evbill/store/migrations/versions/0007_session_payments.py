@@ -13,15 +13,18 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0007_session_payments"
 down_revision: str | None = "0006_api_payments_moved"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_T = evbill.store.types.UTCDateTime(timezone=True)
-_D = evbill.store.types.ExactDecimal()
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp, and an exact decimal (NUMERIC; a decimal string on SQLite).
+_UTC = sa.DateTime(timezone=True)
+_DECIMAL = sa.Numeric(asdecimal=True).with_variant(sa.String(length=64), "sqlite")
+
+_T = _UTC
+_D = _DECIMAL
 
 
 def upgrade() -> None:

@@ -12,12 +12,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0008_login_failures"
 down_revision: str | None = "0007_session_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Column types frozen as they were at this revision (the DDL evbill.store.types rendered):
+# a timezone-aware timestamp.
+_UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -25,7 +27,7 @@ def upgrade() -> None:
         "api_login_failures",
         sa.Column("attempt_id", sa.String(length=32), nullable=False),
         sa.Column("key_digest", sa.String(length=64), nullable=False),
-        sa.Column("failed_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("failed_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("attempt_id", "key_digest", name=op.f("pk_api_login_failures")),
     )
     op.create_index("ix_api_login_failures_key", "api_login_failures",

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0010"
 down_revision: str | None = "0009_dedup_retention"
 branch_labels: str | Sequence[str] | None = None
@@ -31,7 +29,7 @@ def upgrade() -> None:
         sa.Column("city", sa.String(length=100), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("vat_id", sa.String(length=32), nullable=True),
-        sa.Column("updated_at", evbill.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_customer_profiles")),
     )
     op.add_column("invoice_lines", sa.Column("vat_category", sa.String(length=2),

@@ -12,14 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import evbill.store.types
-
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_T = evbill.store.types.UTCDateTime(timezone=True)
+_T = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
