@@ -132,10 +132,22 @@ def test_the_summary_says_what_happened_and_how_to_browse_it(
     assert all(number in flat for number in numbers) and count == len(numbers)
     assert "`ledger verify`: intact; trial balance: balanced" in flat
     assert "under that root: OK" in flat
+    assert "evbill audit: audit:" in flat and " documents, " in flat and ": 0 mismatches" in flat
     assert f"EVBILL_DATA_DIR={data_dir}" in flat and "evbill serve" in flat
     assert str(data_dir / "documents") in flat
     for email, password, _ in (DRIVER_LOGIN, ADMIN_LOGIN):
         assert email in flat and password in flat
+
+
+def test_the_demo_database_passes_evbill_audit(demo_run: tuple[Path, str]) -> None:
+    """`evbill audit` on the demo's database, as a finance team would run it: exit 0 with
+    every session's rating, payment, document and ledger in agreement."""
+    data_dir, _ = demo_run
+    result = CliRunner().invoke(app, ["audit", "--database",
+                                      f"sqlite+pysqlite:///{data_dir}/evbill.sqlite3"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(": 0 mismatches")
+    assert "audit: 0 sessions" not in result.stdout
 
 
 def test_the_printed_logins_sign_in_to_the_api_on_the_demo_folder(

@@ -119,7 +119,7 @@ def logins_table(result: ShowcaseResult) -> Table:
 def audit_line(result: ShowcaseResult) -> str:
     audit = result.money.audit
     if audit is None:
-        return "evbill audit: not wired into the demo yet (hook: evbill.sim.showcase.audit_hook)."
+        return "evbill audit: not run."
     return f"evbill audit: {audit[1]}"
 
 

@@ -90,12 +90,19 @@ class StationSummary:
 AuditOutcome = tuple[int, str]
 
 
-def audit_hook(database_url: str) -> AuditOutcome | None:
-    """HOOK for `evbill audit` (issue 10 item 1): walk sessions, payments, documents and
-    ledger of the demo database and count the mismatches. None: the audit is not wired in
-    yet, and the demo says so; `evbill demo` exits 1 when it reports a mismatch."""
-    del database_url
-    return None
+def audit_hook(database_url: str) -> AuditOutcome:
+    """`evbill audit` on the demo database: every session's rated total, payment, document
+    lines and ledger postings compared; (mismatches, the summary line, each mismatch after
+    it). `evbill demo` exits 1 when it reports a mismatch."""
+    from evbill.audit.reader import run_audit
+
+    db = Database.open(database_url)
+    try:
+        report = run_audit(db)
+    finally:
+        db.dispose()
+    lines = [report.summary()] + [f"mismatch: {m}" for m in report.mismatches]
+    return len(report.mismatches), "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
