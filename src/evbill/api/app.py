@@ -21,6 +21,7 @@ import evbill.invoicing.tables
 import evbill.payments.tables  # noqa: F401
 from evbill import __version__
 from evbill.api.context import ApiContext, CardProvider, utc_now
+from evbill.api.limits import BodyLimit
 from evbill.api.problems import install_problem_handlers
 from evbill.api.routers import (
     account,
@@ -87,6 +88,7 @@ def create_app(
                               "ad hoc payment. Errors are RFC 9457 problem details.")  # fmt: skip
     app.state.evbill = ctx
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
     app.state.routers = []
     for module in (auth, driver, account, documents, operator, tariffs, payments, public):
         mount(app, module.router)

@@ -28,12 +28,21 @@ __all__ = [
     "Unauthorized",
     "install_problem_handlers",
     "problem_response",
+    "short",
 ]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://evbill.dev/problems/"
+#: Longest detail (and validation reason) a problem carries: an error never echoes a large
+#: value back to whoever sent it.
+DETAIL_MAX = 300
+
+
+def short(text: str, limit: int = DETAIL_MAX) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Problem(Exception):
@@ -45,8 +54,8 @@ class Problem(Exception):
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None,
                  extra: dict[str, Any] | None = None) -> None:  # fmt: skip
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(short(detail))
+        self.detail = short(detail)
         self.headers = headers or {}
         self.extra = extra or {}
 
@@ -100,6 +109,7 @@ def problem_response(request: Request, status: int, title: str, detail: str, slu
 
         page: Response = error_page(request, status, title, detail, headers)
         return page
+    detail = short(detail)
     body = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **(extra or {})}  # fmt: skip
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -123,8 +133,9 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": ".".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg")}
-              for err in exc.errors()]  # fmt: skip
+    errors = [{"field": short(".".join(str(p) for p in err.get("loc", ())), 100),
+               "reason": short(str(err.get("msg")), 200)}
+              for err in exc.errors()[:20]]  # fmt: skip
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "invalid request"
     return problem_response(request, 422, "Unprocessable Content", detail, "validation",
                             extra={"errors": errors})  # fmt: skip

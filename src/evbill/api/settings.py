@@ -39,7 +39,13 @@ class ApiSettings(BaseSettings):
     )
     token_ttl_s: int = Field(default=12 * 3600, ge=60, description="bearer token lifetime")
     cookie_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="portal session")
-    cookie_secure: bool = Field(default=False, description="set Secure on the portal cookie")
+    cookie_secure: bool | None = Field(
+        default=None, description="set Secure on the portal cookies; default: when the public "
+        "URL is https or this is not the demo (EVBILL_API_DEMO)")
+    demo: bool = Field(default=False, description="a local demo over plain http (cookies "
+                       "without Secure unless the public URL is https)")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 2**20,
+                                description="largest request body accepted (413 beyond)")
     login_attempts: int = Field(default=5, ge=1, description="failed sign-ins per window")
     login_window_s: int = Field(default=300, ge=1, description="sign-in rate-limit window")
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -62,6 +68,14 @@ class ApiSettings(BaseSettings):
     settle_interval_s: float = Field(
         default=2.0, ge=0, description="seconds between settling passes (0: none in this process)"
     )
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether portal cookies carry `Secure`: as configured, else whenever the public URL
+        is https and, by default, everywhere but the demo."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_base_url.lower().startswith("https://") or not self.demo
 
 
 def _load_or_create(path: Path) -> dict[str, str]:

@@ -35,7 +35,7 @@ def _signed_in(request: Request, user: UserRow, target: str) -> Response:
     ctx = context_of(request)
     response = RedirectResponse(_safe_next(target, user.role), status_code=303)
     response.set_cookie(COOKIE_NAME, new_cookie(ctx, user), max_age=ctx.api.cookie_ttl_s,
-                        httponly=True, samesite="lax", secure=ctx.api.cookie_secure, path="/")
+                        httponly=True, samesite="lax", secure=ctx.api.secure_cookies, path="/")
     return response
 
 

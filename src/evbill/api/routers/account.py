@@ -11,6 +11,7 @@ from sqlalchemy import select
 from evbill.accounts.tokens import TokenError, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.params import Name, RowId
 from evbill.api.payment_mode import bind_wallet_cards
 from evbill.api.problems import BadRequest, Conflict, NotFound
 from evbill.api.schemas import (
@@ -64,7 +65,7 @@ def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
 
 
 @router.delete("/id-tokens/{token_id}", status_code=204)
-def block_card(request: Request, who: Driver, token_id: int) -> None:
+def block_card(request: Request, who: Driver, token_id: RowId) -> None:
     """Block a lost card (it stays in your history)."""
     with context_of(request).db.sessions() as s, s.begin():
         row = s.get(IdTokenRow, token_id)
@@ -96,7 +97,7 @@ def add_payment_method(request: Request, who: Driver, body: PaymentMethodIn) -> 
 
 
 @router.delete("/payment-methods/{method_id}", status_code=204)
-def remove_payment_method(request: Request, who: Driver, method_id: str) -> None:
+def remove_payment_method(request: Request, who: Driver, method_id: Name) -> None:
     """Forget a saved payment method (another driver's method is not found)."""
     removed = context_of(request).payments.remove_payment_method(
         _account(who), method_id, actor=f"driver:{who.user_id}")
