@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from evbill.api.auth import COOKIE_NAME, Public, Role, cookie_principal, new_cookie
 from evbill.api.context import context_of
 from evbill.api.problems import Problem
+from evbill.api.signins import revoke
 from evbill.api.tables import UserRow
 from evbill.api.users import UserService
 from evbill.portal.csrf import CsrfCheck
@@ -76,7 +77,12 @@ def signup(request: Request, email: Annotated[str, Form()], name: Annotated[str,
 
 
 @router.post("/logout", dependencies=[Depends(Public()), *Checked])
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server (the old cookie is refused from now on, in
+    every process), and the browser forgets the cookie."""
+    who = cookie_principal(request)
+    if who is not None and who.session:
+        revoke(context_of(request), who.session)
     response = RedirectResponse("/portal/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

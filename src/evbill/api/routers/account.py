@@ -11,6 +11,7 @@ from sqlalchemy import select
 from evbill.accounts.tokens import TokenError, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.idempotency import claim_key
 from evbill.api.params import Name, RowId
 from evbill.api.payment_mode import bind_wallet_cards
 from evbill.api.problems import BadRequest, Conflict, NotFound
@@ -123,6 +124,10 @@ def top_up(
         amount = Money.of(body.amount, body.currency.upper())
     except MoneyError as exc:
         raise BadRequest(f"amount: {exc}") from None
+    if idempotency_key is not None:
+        claim_key(context_of(request), f"wallet-top-up:{who.token_account}", idempotency_key,
+                  {"amount": amount.amount.normalize(), "currency": amount.currency,
+                   "payment_method_id": body.payment_method_id})
     key = idempotency_key or secrets.token_hex(8)
     balance = WalletService(context_of(request)).top_up(_account(who), amount,
                                                         body.payment_method_id, key)

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 
 from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.idempotency import claim_key
 from evbill.api.params import Name, OptionalInstant
 from evbill.api.problems import BadRequest, Conflict, NotFound, PaymentRequired
 from evbill.api.schemas import Body, MoneyOut, money_out
@@ -156,6 +157,10 @@ def refund(
     key = f"refund:{reference}:{idempotency_key or secrets.token_hex(8)}"
     try:
         amount = None if body.amount is None else Money.of(body.amount, charge.currency)
+        if idempotency_key is not None:
+            claim_key(ctx, f"refund:{who.network}:{reference}", idempotency_key,
+                      {"amount": None if amount is None else amount.amount.normalize(),
+                       "reason": body.reason})
         done = ctx.payments.refund(reference, amount, reason=body.reason,
                                    actor=f"operator:{who.user_id or 'api-key'}", key=key)
     except MoneyError as exc:
