@@ -296,8 +296,8 @@ class Gateway:
             )
         )
         if decision.accepted:
+            self._throttle.succeeded(address, station_id)
             return None
-        self._throttle.failed(address, station_id)
         log.warning(
             "ocpp.auth_refused station=%s profile=%d reason=%s remote=%s",
             station_id, decision.profile, decision.reason, connection.remote_address,

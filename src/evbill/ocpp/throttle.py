@@ -40,7 +40,9 @@ class HandshakeThrottle:
         self._stations: dict[str, deque[float]] = {}
 
     def check(self, address: str, station_id: str) -> ThrottleDecision:
-        """Whether a handshake from `address` for `station_id` may be checked at all."""
+        """Whether a handshake from `address` for `station_id` may be checked at all. An
+        allowed attempt counts as a failure until `succeeded` says otherwise, so a burst of
+        concurrent attempts cannot all slip in before the first one fails."""
         now = self._clock()
         by_address = self._recent(self._addresses, address, now)
         if len(by_address) >= self.per_address:
@@ -50,10 +52,19 @@ class HandshakeThrottle:
         if len(by_station) >= self.per_station and by_address:
             return ThrottleDecision(False, self._retry(by_station, now),
                                     "too many failed handshakes for this station")
+        self._count(address, station_id, now)
         return ThrottleDecision(True)
 
-    def failed(self, address: str, station_id: str) -> None:
-        now = self._clock()
+    def succeeded(self, address: str, station_id: str) -> None:
+        """The attempt let through by `check` passed: it no longer counts as a failure."""
+        for table, key in ((self._addresses, address), (self._stations, station_id)):
+            times = table.get(key)
+            if times:
+                times.pop()
+                if not times:
+                    del table[key]
+
+    def _count(self, address: str, station_id: str, now: float) -> None:
         if len(self._addresses) + len(self._stations) > _MAX_KEYS:
             self._prune(now)
         for table, key in ((self._addresses, address), (self._stations, station_id)):
