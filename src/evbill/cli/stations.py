@@ -57,7 +57,7 @@ def stations_add(
     operator: Annotated[str | None, typer.Option()] = None,
     meter_key: Annotated[str | None, typer.Option(help="OCMF meter public key (hex DER)")] = None,
 ) -> None:
-    """Register a station (its password is stored as a scrypt hash, never in clear)."""
+    """Register a station (its password is stored as a keyed HMAC-SHA256 hash, never in clear)."""
     with _database() as db:
         try:
             StationRegistry(db).add(
