@@ -22,7 +22,7 @@ import evbill.payments.tables  # noqa: F401
 from evbill import __version__
 from evbill.api.context import ApiContext, CardProvider, utc_now
 from evbill.api.limits import BodyLimit
-from evbill.api.problems import install_problem_handlers
+from evbill.api.problems import document_problems, install_problem_handlers
 from evbill.api.routers import (
     account,
     auth,
@@ -88,6 +88,7 @@ def create_app(
                               "ad hoc payment. Errors are RFC 9457 problem details.")  # fmt: skip
     app.state.evbill = ctx
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(BodyLimit, limit=api.max_body_bytes)
     app.state.routers = []
     for module in (auth, driver, account, documents, operator, tariffs, payments, public):

@@ -26,6 +26,7 @@ __all__ = [
     "Problem",
     "TooManyRequests",
     "Unauthorized",
+    "document_problems",
     "install_problem_handlers",
     "problem_response",
     "short",
@@ -156,6 +157,44 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("api.unhandled path=%s error=%s", request.url.path, exc.__class__.__name__)
     return problem_response(request, 500, "Internal Server Error",
                             "server: an unexpected error was logged", "internal")  # fmt: skip
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status", "detail"],
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "reason": {"type": "string"}}}},
+    },
+}  # fmt: skip
+
+
+def document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every error really is: a problem detail
+    (`application/problem+json`), for validation (422) and every other 4xx and 5xx."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = _PROBLEM_SCHEMA
+        problem = {"description": "a problem detail (RFC 9457)", "content": {
+            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status in ("422", "4XX", "5XX"):
+                    responses[status] = problem
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
