@@ -72,37 +72,41 @@ def _headers(fuzzed: Fuzzed, label: str | None, path: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _fuzz(fuzzed: Fuzzed, operation: Any, role: str, failures: list[str],
+          statuses: dict[int, int]) -> None:
+    """Run the generated cases of one operation as `role`, noting statuses and failures."""
+    label, path = ROLES[role], operation.path
+
+    @given(case=st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                          operation.as_strategy(GenerationMode.NEGATIVE)))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def call(case: Any) -> None:
+        headers = {**(case.headers or {}), **_headers(fuzzed, label, path)}
+        case.headers = headers
+        response = case.call()
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except (Exception, BaseExceptionGroup) as exc:  # collected and reported by the test
+            failures.append(f"{role} {operation.method.upper()} {path}: "
+                            f"{response.status_code} {str(exc).splitlines()[0][:300]}")
+            raise
+
+    try:
+        call()
+    except (Exception, BaseExceptionGroup):  # the failure is in `failures`
+        return
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 def test_no_5xx_and_every_answer_as_documented(fuzzed: Fuzzed, role: str) -> None:
-    label = ROLES[role]
     failures: list[str] = []
     statuses: dict[int, int] = {}
     operations = [result.ok() for result in fuzzed.schema.get_all_operations()]
     assert len(operations) > 30
     for operation in operations:
-        path = operation.path
-
-        @given(case=st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                              operation.as_strategy(GenerationMode.NEGATIVE)))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        def call(case: Any) -> None:
-            headers = {**(case.headers or {}), **_headers(fuzzed, label, path)}
-            case.headers = headers
-            response = case.call()
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            try:
-                case.validate_response(response, checks=CHECKS, headers=headers)
-            except (Exception, BaseExceptionGroup) as exc:  # collected and reported below
-                failures.append(f"{role} {operation.method.upper()} {path}: "
-                                f"{response.status_code} {str(exc).splitlines()[0][:300]}")
-                raise
-
-        try:
-            call()
-        except (Exception, BaseExceptionGroup):  # the failure is in `failures`
-            continue
+        _fuzz(fuzzed, operation, role, failures, statuses)
     print(role, sorted(statuses.items()))
     assert sum(statuses.values()) >= len(operations) * 2  # the fuzzer really called them
     assert failures == [], "\n".join(sorted(set(failures)))
