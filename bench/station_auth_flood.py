@@ -12,6 +12,11 @@ station got in, and the API's latency before and during the flood (p50 / p99 / m
 
     /work/main/.venv/bin/python bench/station_auth_flood.py                 # 2,000 attempts
     /work/main/.venv/bin/python bench/station_auth_flood.py --addresses 200  # spread out
+    /work/main/.venv/bin/python bench/station_auth_flood.py --api-apart      # `evbill api`
+
+`--api-apart` runs the API in its own process (`evbill serve --no-api` + `evbill api`, as a
+deployment with a real processor does; a Stripe configuration that is never called), so the
+gateway's handshake work and the API do not share one event loop.
 """
 
 from __future__ import annotations
@@ -181,6 +186,8 @@ def main() -> None:
     parser.add_argument("--addresses", type=int, default=1,
                         help="spread the flood over this many loopback addresses")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per handshake")
+    parser.add_argument("--api-apart", action="store_true",
+                        help="the API in its own process (evbill api) instead of evbill serve's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="evbill-flood-") as tmp:
         data_dir = Path(tmp)
@@ -189,19 +196,26 @@ def main() -> None:
         env = {**os.environ, "EVBILL_DATA_DIR": str(data_dir), "EVBILL_LOG_LEVEL": "ERROR",
                "EVBILL_OCPP_PORT": str(ocpp_port), "EVBILL_API_PORT": str(api_port),
                "EVBILL_OCPP_SECURITY_PROFILE": "1"}
+        if args.api_apart:
+            env.update({"EVBILL_PAYMENT_PROVIDER": "stripe",
+                        "EVBILL_STRIPE_SECRET_KEY": "sk_test_never_called",
+                        "EVBILL_STRIPE_WEBHOOK_SECRET": "whsec_bench_never_called_0123456789"})
+        commands = ([["serve", "--no-api"], ["api"]] if args.api_apart else [["serve"]])
         log = (data_dir / "serve.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "evbill", "serve"], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen([sys.executable, "-m", "evbill", *cmd], env=env, cwd=ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT) for cmd in commands]
         try:
-            wait_port(ocpp_port, proc)
-            wait_port(api_port, proc)
+            wait_port(ocpp_port, procs[0])
+            wait_port(api_port, procs[-1])
             asyncio.run(run(args, ocpp_port, api_port))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             log.close()
 
 
