@@ -89,8 +89,9 @@ def _fuzz(fuzzed: Fuzzed, operation: Any, role: str, failures: list[str],
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # collected and reported by the test
-            failures.append(f"{role} {operation.method.upper()} {path}: "
-                            f"{response.status_code} {str(exc).splitlines()[0][:300]}")
+            found = [ln[2:] for ln in str(exc).splitlines() if ln.startswith("- ")]
+            failures.append(f"{role} {operation.method.upper()} {path}: {response.status_code} "
+                            f"{'; '.join(found) or str(exc).splitlines()[0]}"[:300])
             raise
 
     try:
