@@ -9,7 +9,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from evbill.api.context import ApiContext
 from evbill.api.problems import Unauthorized
@@ -35,9 +35,11 @@ def is_live(ctx: ApiContext, session_id: object, user_id: str) -> bool:
     """True when the session exists, belongs to `user_id` and was not revoked."""
     if not isinstance(session_id, str) or len(session_id) != 32:
         return False
-    with ctx.db.read_sessions() as s:
-        row = s.get(AuthSessionRow, session_id)
-        return row is not None and row.user_id == user_id and row.revoked_at is None
+    table = AuthSessionRow.__table__
+    with ctx.db.reader() as conn:  # one indexed read per request, outside a transaction
+        row = conn.execute(select(table.c.user_id).where(
+            table.c.id == session_id, table.c.revoked_at.is_(None))).first()
+    return row is not None and row.user_id == user_id
 
 
 def revoke(ctx: ApiContext, session_id: str) -> None:
