@@ -7,6 +7,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/signup"): "public",
     ("POST", "/api/v1/auth/token"): "public",
     ("GET", "/api/v1/me"): "admin driver finance",
+    ("POST", "/api/v1/auth/logout"): "admin driver finance",
+    ("POST", "/api/v1/me/password"): "admin driver finance",
     ("GET", "/api/v1/me/sessions"): "driver",
     ("GET", "/api/v1/me/sessions/{session_id}"): "driver",
     ("GET", "/api/v1/me/sessions/{session_id}/live"): "driver",

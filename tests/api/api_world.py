@@ -72,7 +72,7 @@ def api_settings() -> ApiSettings:
     return ApiSettings(secret_key=SecretStr("test-secret-key-for-signing-0123456789"),
                        field_key=SecretStr(FIELD_KEY), argon2_time_cost=1,
                        argon2_memory_kib=1024, login_attempts=3, login_window_s=60,
-                       settle_interval_s=0)
+                       settle_interval_s=0, demo=True)
 
 
 #: Cards issued (unlinked) in every world, with their verification codes in `claim_codes`.

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from evbill.api.app import api_routes
-from evbill.api.auth import Allow, Public, csrf_token, new_cookie
+from evbill.api.auth import Allow, Public, csrf_token, issue_token, new_cookie
 from evbill.api.context import ApiContext
 from evbill.payments.settlement_failures import SettlementFailures
 from evbill.portal.csrf import CSRF_COOKIE
@@ -42,6 +42,10 @@ def path_values(world: World) -> dict[str, str]:
     }  # fmt: skip
 
 
+#: Routes that end the caller's sessions: called with a token of their own.
+REVOKING = {"/api/v1/auth/logout", "/api/v1/me/password"}
+
+
 def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
     """A valid body for every route that takes one (JSON, or form fields for the portal)."""
     tariff = {"country_code": "DE", "party_id": "EVB", "id": "TA", "currency": "EUR",
@@ -53,6 +57,8 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/auth/signup"): {"email": "new@example.org", "name": "New",
                                           "password": "long enough password"},
         ("POST", "/api/v1/auth/token"): {"email": "driver@example.org", "password": PASSWORD},
+        ("POST", "/api/v1/me/password"): {"current_password": PASSWORD,
+                                          "new_password": PASSWORD},
         ("POST", "/api/v1/me/sessions"): {"station_id": "A-1", "evse_id": 1},
         ("POST", "/api/v1/me/id-tokens"): {"uid": "0102030405",
                                            "verification_code": world.claim_codes["0102030405"]},
@@ -131,6 +137,8 @@ def _request(client: TestClient, ctx: ApiContext, world: World, route: APIRoute,
             cookies["evbill_session"] = new_cookie(ctx, world.users[who])
     elif who == "apikey":
         headers["Authorization"] = f"Bearer {world.key_secrets['a']}"
+    elif who is not None and route.path in REVOKING:  # its own token: this call ends it
+        headers["Authorization"] = f"Bearer {issue_token(ctx, world.users[who])}"
     elif who is not None:
         headers["Authorization"] = f"Bearer {world.tokens[who]}"
     client.cookies.clear()
@@ -215,9 +223,10 @@ def test_every_route_enforces_roles_and_tenants(client: TestClient, ctx: ApiCont
     SettlementFailures(ctx.db, ctx.clock).record(world.cdrs["driver_done"], "driver", "A-1",
                                                  RuntimeError("a failed settlement"))
     problems: list[str] = []
-    # Deletions last, so they do not remove what other routes are checked against.
+    # Deletions last, so they do not remove what other routes are checked against; after
+    # them the routes that end sessions (a password change ends every token of its user).
     ordered = sorted(((m, r) for r in routes for m in sorted(r.methods)),
-                     key=lambda mr: (mr[0] == "DELETE", mr[1].path))
+                     key=lambda mr: (mr[1].path in REVOKING, mr[0] == "DELETE", mr[1].path))
     for method, route in ordered:
         problems += check_route(client, ctx, world, route, method, body_map)
     present = {(m, r.path) for m, r in ordered}

@@ -200,3 +200,22 @@ async def test_earlier_data_survives_a_burst_of_garbage(
         assert all(a[0] == 4 for a in answers)
         await still_works(ws)
     assert [c.station_id for c in sessions.commands if not isinstance(c, tuple)] == ["CS-G"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("depth", [50_000, 40])
+async def test_deeply_nested_frame_gets_a_format_violation(
+    gateway: Gateway, protocol: str, depth: int
+) -> None:
+    """F12: 50,000 nested '[' made the JSON decoder recurse until RecursionError and the
+    station was dropped with 1011; now it is a FormationViolation/FormatViolation answer and
+    the connection carries on (40 levels: decodable, but past the depth limit too)."""
+    frames = ["[" * depth, "[" * depth + "]" * depth,
+              json.dumps([2, "deep", "Heartbeat", {}]).replace("{}", "[" * depth + "]" * depth)]
+    async with raw(gateway, "CS-DEEP", protocol) as ws:
+        for frame in frames:
+            answer = await exchange(ws, frame)
+            assert answer[0] == 4 and answer[1] == "-1"
+            assert answer[2] == spelled(protocol, "FormationViolation", "FormatViolation")
+            assert "nested deeper" in answer[4]["cause"] or answer[4]["cause"] == "not JSON"
+        await still_works(ws)

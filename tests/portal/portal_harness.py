@@ -116,7 +116,8 @@ def start(database_url: str, data_dir: Path) -> LivePortal:
     settings = Settings(database_url=database_url, data_dir=data_dir)
     api = ApiSettings(secret_key=SecretStr("portal-test-secret-0123456789abcdef"),
                       field_key=SecretStr(Fernet.generate_key().decode()),
-                      argon2_time_cost=1, argon2_memory_kib=1024, settle_interval_s=0.3)
+                      argon2_time_cost=1, argon2_memory_kib=1024, settle_interval_s=0.3,
+                      demo=True)  # a plain-http browser session
     port = free_port()
     app = create_app(settings, api_settings=api, db=db, clock=clock,
                      provider=SandboxProvider(clock=clock, namespace="p"))

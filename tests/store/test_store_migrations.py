@@ -40,9 +40,14 @@ def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None
 
 
 def _import_all_models() -> None:
-    """Every `evbill.*.tables` module registers its models on the shared `Base`."""
+    """Every module that declares a table registers its model on the shared `Base` (not only
+    the `*.tables` modules: profiles, chain tables, security tables, installation secrets)."""
+    root = Path(evbill.__path__[0])
     for module in pkgutil.walk_packages(evbill.__path__, "evbill."):
-        if module.name.endswith(".tables"):
+        path = root.joinpath(*module.name.split(".")[1:])
+        source = path.with_suffix(".py")
+        if not module.ispkg and source.is_file() and \
+                "__tablename__" in source.read_text(encoding="utf-8"):
             importlib.import_module(module.name)
 
 

@@ -145,7 +145,7 @@ def test_station_password_is_hashed_and_checked(db: Database) -> None:
     row = registry.get("CS1")
     assert row is not None and row.password_hash is not None
     assert "correct horse" not in row.password_hash
-    assert row.password_hash.startswith("pbkdf2_sha256$")
+    assert row.password_hash.startswith("hmac_sha256$")  # keyed, like an API key
     assert registry.check_password("CS1", "correct horse battery")
     assert not registry.check_password("CS1", "correct horse battery!")
     assert not registry.check_password("NOPE", "correct horse battery")
@@ -158,7 +158,12 @@ def test_password_hash_rules() -> None:
     assert verify_password("0123456789abcdef", stored)
     assert not verify_password("0123456789abcdeF", stored)
     assert hash_password("0123456789abcdef") != stored  # salted
-    assert not needs_rehash(stored)
+    assert needs_rehash(stored)  # PBKDF2: replaced by the keyed hash at the next login
+    keyed = hash_password("0123456789abcdef", key=b"k" * 32)
+    assert verify_password("0123456789abcdef", keyed, key=b"k" * 32) and not needs_rehash(keyed)
+    assert not verify_password("0123456789abcdef", keyed, key=b"x" * 32)
+    with pytest.raises(PasswordError, match="installation key"):
+        verify_password("0123456789abcdef", keyed)
     with pytest.raises(PasswordError, match="16 to 40"):
         hash_password("short")
     with pytest.raises(PasswordError, match="too weak"):

@@ -1,11 +1,13 @@
-"""Password hashing for OCPP security profile 1/2 (HTTP basic auth): salted PBKDF2-HMAC-SHA256.
+"""Station passwords for OCPP security profile 1/2 (HTTP basic auth): a keyed hash.
 
-Stored form: `pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`, the form the gateway's
-handshake check (`evbill.ocpp.auth.verify_station_password`) reads, so a station added with
-`evbill stations add` can connect at once. Station passwords are 16–40 random characters
-(OCPP BasicAuthPassword), far beyond brute force whatever the work factor; the factor is
-sized so that a reconnect storm of thousands of stations stays cheap (≈30 ms per check).
-`scrypt$…` hashes are verified too, should an operator import them.
+Station passwords are 16–40 characters (OCPP BasicAuthPassword), machine secrets rather than
+human ones, so they are stored as API keys are: `hmac_sha256$<salt b64>$<mac b64>`, an
+HMAC-SHA256 under the installation's station-password key (`store.installation`). A check
+costs microseconds, so a flood of wrong passwords cannot starve the server; a stolen table
+is useless without the key. Slow hashes stay for human passwords (argon2id, `api.crypto`).
+
+Older `pbkdf2_sha256$…` (and imported `scrypt$…`) hashes still verify; `needs_rehash` tells
+the gateway to replace one with the keyed form after the station's next successful login.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Final
 
 __all__ = ["MAX_LENGTH", "MIN_LENGTH", "PasswordError", "hash_password", "needs_rehash",
            "verify_password"]  # fmt: skip
+
+_KEYED: Final = "hmac_sha256"
 
 _PBKDF2: Final = "pbkdf2_sha256"
 _SCRYPT: Final = "scrypt"
@@ -45,14 +49,21 @@ def _unb64(text: str) -> bytes:
         raise PasswordError("password_hash: malformed base64") from None
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """The stored form of `password` (a fresh random salt unless one is given)."""
+def _keyed(password: str, key: bytes, salt: bytes) -> bytes:
+    return hmac.new(key, salt + password.encode("utf-8"), hashlib.sha256).digest()
+
+
+def hash_password(password: str, *, key: bytes | None = None, salt: bytes | None = None) -> str:
+    """The stored form of `password` (a fresh random salt unless one is given): keyed with
+    the installation's `key`; without one, the older PBKDF2 form (tests, imports)."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise PasswordError(
             f"password: must be {MIN_LENGTH} to {MAX_LENGTH} characters "
             f"(OCPP BasicAuthPassword), got {len(password)}"
         )
     salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
+    if key is not None:
+        return f"{_KEYED}${_b64(salt)}${_b64(_keyed(password, key, salt))}"
     digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, ITERATIONS)
     return f"{_PBKDF2}${ITERATIONS}${_b64(salt)}${_b64(digest)}"
 
@@ -81,13 +92,19 @@ def _derive(password: str, stored: str) -> tuple[bytes, bytes]:
     raise PasswordError("password_hash: not a pbkdf2_sha256 or scrypt hash")
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """True when `password` matches the stored hash (constant-time comparison)."""
+def verify_password(password: str, stored: str, *, key: bytes | None = None) -> bool:
+    """True when `password` matches the stored hash (constant-time comparison); a keyed hash
+    needs the installation's `key`."""
+    parts = stored.split("$")
+    if parts[0] == _KEYED:
+        if key is None or len(parts) != 3:
+            raise PasswordError("password_hash: a keyed hash needs the installation key")
+        salt, expected = _unb64(parts[1]), _unb64(parts[2])
+        return hmac.compare_digest(_keyed(password, key, salt), expected)
     derived, expected = _derive(password, stored)
     return hmac.compare_digest(derived, expected)
 
 
 def needs_rehash(stored: str) -> bool:
-    """True when the hash is not today's scheme and work factor."""
-    parts = stored.split("$")
-    return not (parts[0] == _PBKDF2 and len(parts) == 4 and parts[1] == str(ITERATIONS))
+    """True when the hash is not today's scheme (the keyed hash)."""
+    return stored.split("$", 1)[0] != _KEYED

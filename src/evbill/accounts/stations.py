@@ -1,5 +1,5 @@
-"""Station registry: add stations with their EVSEs, time zone and hashed OCPP password, and
-check a station's password when it connects (security profile 1)."""
+"""Station registry: add stations with their EVSEs, time zone and OCPP password (a keyed hash,
+see `accounts.passwords`), and check a station's password when it connects (profile 1)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from evbill.accounts.passwords import PasswordError, hash_password, verify_password
+from evbill.accounts.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from evbill.store.database import Database
+from evbill.store.installation import STATION_PASSWORD_KEY, installation_secret
 from evbill.store.tables import ConnectorRow, EvseRow, StationRow
 
 __all__ = ["StationError", "StationRegistry", "check_time_zone"]
@@ -55,7 +56,7 @@ class StationRegistry:
         row = StationRow(
             id=station_id, time_zone=check_time_zone(time_zone), address=address,
             operator=operator, meter_public_key=meter_public_key,
-            password_hash=hash_password(password) if password is not None else None,
+            password_hash=None if password is None else hash_password(password, key=self._key()),
             auto_registered=False, connected=False, created_at=now,
         )  # fmt: skip
         with self._db.sessions() as s, s.begin():
@@ -73,8 +74,11 @@ class StationRegistry:
         log.info("station.added station_id=%s evses=%d tz=%s", station_id, evses, time_zone)
         return row
 
+    def _key(self) -> bytes:
+        return installation_secret(self._db, STATION_PASSWORD_KEY)
+
     def set_password(self, station_id: str, password: str) -> None:
-        hashed = hash_password(password)
+        hashed = hash_password(password, key=self._key())
         with self._db.sessions() as s, s.begin():
             row = s.get(StationRow, station_id)
             if row is None:
@@ -105,11 +109,13 @@ class StationRegistry:
             row = s.get(StationRow, station_id)
             stored = None if row is None else row.password_hash
         try:
-            ok = stored is not None and verify_password(password, stored)
+            ok = stored is not None and verify_password(password, stored, key=self._key())
         except PasswordError as exc:  # a damaged stored hash: refuse, and say why in the log
             log.error("station.auth_hash_unreadable station_id=%s reason=%s", station_id, exc)
             ok = False
         log.info("station.auth station_id=%s ok=%s", station_id, ok)
+        if ok and stored is not None and needs_rehash(stored):
+            self.set_password(station_id, password)  # an older slow hash: now the keyed one
         return ok
 
     def get(self, station_id: str) -> StationRow | None:

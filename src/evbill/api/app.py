@@ -21,7 +21,8 @@ import evbill.invoicing.tables
 import evbill.payments.tables  # noqa: F401
 from evbill import __version__
 from evbill.api.context import ApiContext, CardProvider, utc_now
-from evbill.api.problems import install_problem_handlers
+from evbill.api.limits import BodyLimit
+from evbill.api.problems import document_problems, install_problem_handlers
 from evbill.api.routers import (
     account,
     auth,
@@ -89,6 +90,8 @@ def create_app(
                               "ad hoc payment. Errors are RFC 9457 problem details.")  # fmt: skip
     app.state.evbill = ctx
     install_problem_handlers(app)
+    document_problems(app)
+    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
     app.state.routers = []
     for module in (auth, driver, account, documents, profile, operator, staff, tariffs, payments,
                    public):
@@ -107,7 +110,8 @@ def configured_provider(api: ApiSettings) -> CardProvider:
     (whose state lives in this process)."""
     chosen = PaymentProviderSettings()
     if chosen.payment_provider != "stripe":
-        return SandboxProvider(webhook_secret=api.sandbox_webhook_secret.get_secret_value())
+        secret = api.sandbox_webhook_secret
+        return SandboxProvider(webhook_secret=None if secret is None else secret.get_secret_value())
     if chosen.stripe_secret_key is None or chosen.stripe_webhook_secret is None:
         raise ProviderNotConfigured("EVBILL_STRIPE_SECRET_KEY and EVBILL_STRIPE_WEBHOOK_SECRET: "
                                     "both are required when EVBILL_PAYMENT_PROVIDER=stripe")

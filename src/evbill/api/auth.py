@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired
 from evbill.accounts.users import API_KEY_PREFIX, STAFF, Role, hash_key_secret
 from evbill.api.context import ApiContext, context_of
 from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
+from evbill.api.signins import is_live, open_session
 from evbill.api.tables import ApiKeyRow, UserRow
 
 __all__ = [
@@ -49,6 +50,7 @@ class Principal:
     token_account: str | None  # drivers: `id_tokens.account` of their cards
     via: str  # "token" | "api_key" | "cookie"
     nonce: str = ""  # portal session nonce (CSRF tokens derive from it)
+    session: str = ""  # the server-side sign-in session (tokens and cookies; see signins)
 
     @property
     def network(self) -> str:
@@ -58,15 +60,18 @@ class Principal:
 
 
 def issue_token(ctx: ApiContext, user: UserRow) -> str:
-    return ctx.tokens.dumps({"u": user.id})
+    """A bearer token naming a new server-side session (revoked by logout)."""
+    session = open_session(ctx, user.id, "token", ctx.api.token_ttl_s)
+    return ctx.tokens.dumps({"u": user.id, "s": session})
 
 
 def csrf_token(ctx: ApiContext, nonce: str) -> str:
     return hmac.new(ctx.secret, f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
-def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "") -> Principal | None:
-    if not isinstance(user_id, str):
+def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "",
+                    session: Any = None) -> Principal | None:  # fmt: skip
+    if not isinstance(user_id, str) or not is_live(ctx, session, user_id):
         return None
     cached = ctx.users.get(user_id)
     if cached is None:
@@ -77,7 +82,7 @@ def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "") ->
             cached = (Role(user.role), user.operator_id, user.token_account)
         ctx.users.put(user_id, cached)
     role, operator_id, account = cached
-    return Principal(role, user_id, operator_id, account, via, nonce)
+    return Principal(role, user_id, operator_id, account, via, nonce, str(session))
 
 
 def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
@@ -94,16 +99,17 @@ def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
         return Principal(Role(row.role), None, row.operator_id, None, "api_key")
 
 
-def _token_user(ctx: ApiContext, token: str) -> Any:
-    """The user id a bearer token was issued to, once its signature and age are checked.
+def _token_user(ctx: ApiContext, token: str) -> tuple[Any, Any]:
+    """(user id, session id) a bearer token was issued with, once its signature and age are
+    checked (whether the session is still live is checked on every use).
 
     A verified token is remembered with the moment it expires (the signature check is the
     larger part of a cheap request's cost); expiry is still enforced on every use."""
     known = ctx.verified_tokens.get(token)
     if known is not None:
-        user_id, expires_at = known
+        user_id, session, expires_at = known
         if time.time() <= expires_at:
-            return user_id
+            return user_id, session
         raise Unauthorized("Authorization: the token has expired; sign in again")
     try:
         data, signed_at = ctx.tokens.loads(token, max_age=ctx.api.token_ttl_s,
@@ -113,9 +119,11 @@ def _token_user(ctx: ApiContext, token: str) -> Any:
     except BadSignature:
         raise Unauthorized("Authorization: the token is not valid") from None
     claimed = data.get("u") if isinstance(data, dict) else None
+    session = data.get("s") if isinstance(data, dict) else None
     if isinstance(claimed, str):
-        ctx.verified_tokens.put(token, (claimed, signed_at.timestamp() + ctx.api.token_ttl_s))
-    return claimed
+        ctx.verified_tokens.put(token, (claimed, session,
+                                        signed_at.timestamp() + ctx.api.token_ttl_s))
+    return claimed, session
 
 
 def bearer_principal(request: Request) -> Principal | None:
@@ -133,9 +141,11 @@ def bearer_principal(request: Request) -> Principal | None:
         if principal is None:
             raise Unauthorized("Authorization: unknown or revoked API key")
         return principal
-    principal = _user_principal(ctx, _token_user(ctx, value), "token")
+    user_id, session = _token_user(ctx, value)
+    principal = _user_principal(ctx, user_id, "token", session=session)
     if principal is None:
-        raise Unauthorized("Authorization: the token's user no longer exists")
+        raise Unauthorized("Authorization: the token was revoked (signed out) or its user "
+                           "no longer exists")
     return principal
 
 
@@ -150,11 +160,13 @@ def cookie_principal(request: Request) -> Principal | None:
         return None
     if not isinstance(data, dict):
         return None
-    return _user_principal(ctx, data.get("u"), "cookie", str(data.get("n", "")))
+    return _user_principal(ctx, data.get("u"), "cookie", str(data.get("n", "")), data.get("s"))
 
 
 def new_cookie(ctx: ApiContext, user: UserRow) -> str:
-    return ctx.cookies.dumps({"u": user.id, "n": secrets.token_hex(16)})
+    """A portal session cookie naming a new server-side session (revoked by logout)."""
+    session = open_session(ctx, user.id, "cookie", ctx.api.cookie_ttl_s)
+    return ctx.cookies.dumps({"u": user.id, "n": secrets.token_hex(16), "s": session})
 
 
 class Allow:

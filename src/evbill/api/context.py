@@ -57,7 +57,7 @@ class ApiContext:
     cookies: URLSafeTimedSerializer = field(init=False)
     limiter: LoginLimiter = field(init=False)
     users: TtlCache[tuple[Any, str | None, str]] = field(init=False)
-    verified_tokens: TtlCache[tuple[str, float]] = field(init=False)
+    verified_tokens: TtlCache[tuple[str, Any, float]] = field(init=False)  # user, session, exp
     cards: TtlCache[tuple[str, ...]] = field(init=False)
     live_tariffs: TariffMemo = field(init=False)
     outbox: StationCommandOutbox = field(init=False)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from evbill.api.params import MAX_ROW_ID, bounded_instant
 from evbill.api.problems import BadRequest
 
 __all__ = [
@@ -56,9 +57,10 @@ def decode_cursor(value: str | None) -> Cursor | None:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
         at_text, _, id_text = raw.partition("|")
         at = datetime.fromisoformat(at_text)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return Cursor(at, int(id_text))
+        row_id = int(id_text)
+        if not 0 <= row_id <= MAX_ROW_ID:
+            raise ValueError("id out of range")
+        return Cursor(bounded_instant(at), row_id)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("cursor: not a cursor this API issued") from None
 
@@ -68,8 +70,11 @@ def window(limit: int, cursor: str | None, since: datetime | None,
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: must be 1 to {MAX_LIMIT}, got {limit}")
     for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise BadRequest(f"{name}: give an ISO 8601 time with an offset (e.g. Z)")
+        if value is not None:
+            try:
+                bounded_instant(value)
+            except ValueError as exc:
+                raise BadRequest(f"{name}: {exc}") from None
     return Window(limit, decode_cursor(cursor), since, until)
 
 

@@ -34,15 +34,25 @@ __all__ = [
     "Problem",
     "TooManyRequests",
     "Unauthorized",
+    "document_problems",
     "install_problem_handlers",
     "problem_of",
     "problem_response",
+    "short",
 ]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://evbill.dev/problems/"
+#: Longest detail (and validation reason) a problem carries: an error never echoes a large
+#: value back to whoever sent it.
+DETAIL_MAX = 300
+
+
+def short(text: str, limit: int = DETAIL_MAX) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Problem(Exception):
@@ -54,8 +64,8 @@ class Problem(Exception):
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None,
                  extra: dict[str, Any] | None = None) -> None:  # fmt: skip
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(short(detail))
+        self.detail = short(detail)
         self.headers = headers or {}
         self.extra = extra or {}
 
@@ -109,6 +119,7 @@ def problem_response(request: Request, status: int, title: str, detail: str, slu
 
         page: Response = error_page(request, status, title, detail, headers)
         return page
+    detail = short(detail)
     body = {"type": _TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **(extra or {})}  # fmt: skip
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -132,8 +143,9 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": ".".join(str(p) for p in err.get("loc", ())), "reason": err.get("msg")}
-              for err in exc.errors()]  # fmt: skip
+    errors = [{"field": short(".".join(str(p) for p in err.get("loc", ())), 100),
+               "reason": short(str(err.get("msg")), 200)}
+              for err in exc.errors()[:20]]  # fmt: skip
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "invalid request"
     return problem_response(request, 422, "Unprocessable Content", detail, "validation",
                             extra={"errors": errors})  # fmt: skip
@@ -170,6 +182,44 @@ def problem_of(refusal: Refusal) -> Problem:
 async def _on_refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
     return await _on_problem(request, problem_of(exc))
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status", "detail"],
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "reason": {"type": "string"}}}},
+    },
+}  # fmt: skip
+
+
+def document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every error really is: a problem detail
+    (`application/problem+json`), for validation (422) and every other 4xx and 5xx."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = _PROBLEM_SCHEMA
+        problem = {"description": "a problem detail (RFC 9457)", "content": {
+            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status in ("422", "4XX", "5XX"):
+                    responses[status] = problem
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_problem_handlers(app: FastAPI) -> None:

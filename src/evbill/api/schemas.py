@@ -60,6 +60,11 @@ class SignIn(Body):
     password: str = Field(max_length=256)
 
 
+class PasswordChange(Body):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "Bearer"

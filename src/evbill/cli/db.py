@@ -39,8 +39,25 @@ def db_upgrade(
     finally:
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
+    _installation_secrets(_url(url))
     console.print(f"{where}: at {', '.join(status.current)}", highlight=False)
     typer.echo(", ".join(status.current))
+
+
+def _installation_secrets(url: str) -> None:
+    """Generate this installation's secrets now rather than on first start: the API's (signing
+    keys, the sandbox webhook secret) and the station-password key in the database."""
+    from evbill.api.settings import ApiSettings, resolve_secrets
+    from evbill.config import get_settings
+    from evbill.store.database import Database
+    from evbill.store.installation import STATION_PASSWORD_KEY, installation_secret
+
+    resolve_secrets(ApiSettings(), get_settings().data_dir)
+    database = Database.open(url)
+    try:
+        installation_secret(database, STATION_PASSWORD_KEY)
+    finally:
+        database.dispose()
 
 
 @db_app.command("status")

@@ -12,6 +12,7 @@ from evbill.cli.app import app, console, fail
 if TYPE_CHECKING:
     import asyncio
 
+    from evbill.api.settings import ApiSettings
     from evbill.config import Settings
     from evbill.ocpp.server import Gateway
     from evbill.payments.provider import PaymentProvider
@@ -86,15 +87,40 @@ async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider 
     await serve_api(api, settings.api_host, settings.api_port, stop)
 
 
-def _shared_sandbox() -> SandboxProvider | None:
+def _installation_secrets(settings: Settings) -> ApiSettings:
+    """The API's secrets (generated once per installation when unset); refuses to go on with
+    a publicly known value, so nobody can sign a webhook with a secret from the docs."""
+    from evbill.api.settings import (
+        ApiSettings,
+        PublicSecret,
+        refuse_public_secrets,
+        resolve_secrets,
+    )
+    from evbill.payments.config import PaymentProviderSettings
+
+    api = resolve_secrets(ApiSettings(), settings.data_dir)
+    chosen = PaymentProviderSettings()
+    try:
+        refuse_public_secrets({
+            "EVBILL_API_SECRET_KEY": api.secret_key,
+            "EVBILL_API_SANDBOX_WEBHOOK_SECRET": api.sandbox_webhook_secret,
+            "EVBILL_SANDBOX_WEBHOOK_SECRET": chosen.sandbox_webhook_secret,
+            "EVBILL_STRIPE_WEBHOOK_SECRET": chosen.stripe_webhook_secret,
+        })  # fmt: skip
+    except PublicSecret as exc:
+        raise fail(f"refusing to start: {exc}") from None
+    return api
+
+
+def _shared_sandbox(api: ApiSettings) -> SandboxProvider | None:
     """One sandbox for the gateway and the API (None when another provider is configured)."""
-    from evbill.api.settings import ApiSettings
     from evbill.payments.config import PaymentProviderSettings
     from evbill.payments.providers.sandbox import SandboxProvider
 
     if PaymentProviderSettings().payment_provider != "sandbox":
         return None
-    return SandboxProvider(webhook_secret=ApiSettings().sandbox_webhook_secret.get_secret_value())
+    assert api.sandbox_webhook_secret is not None  # resolved
+    return SandboxProvider(webhook_secret=api.sandbox_webhook_secret.get_secret_value())
 
 
 @app.command()
@@ -136,12 +162,13 @@ def serve(
                    "anyone who reaches the port can act as any station; for lab use only")
         log.warning("serve.security_profile_0 %s", warning)
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    api_secrets = _installation_secrets(settings)
     url = settings.resolved_database_url
     ensure_schema(url)
     db = Database.open(url, echo=settings.database_echo)
     log.info("serve.database url=%s", settings.redacted()["database_url"])
     try:
-        sandbox = _shared_sandbox()
+        sandbox = _shared_sandbox(api_secrets)
         retrying = None if sandbox is None else RetryingProvider(
             sandbox, RetryPolicy(max_attempts=PaymentProviderSettings().payment_max_attempts))
         billing = wire_billing(db, retrying)  # payments wired into the session lifecycle

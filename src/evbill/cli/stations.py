@@ -61,7 +61,7 @@ def stations_add(
     operator: Annotated[str | None, typer.Option()] = None,
     meter_key: Annotated[str | None, typer.Option(help="OCMF meter public key (hex DER)")] = None,
 ) -> None:
-    """Register a station (its password is stored as a salted PBKDF2-HMAC-SHA256 hash, never in
+    """Register a station (its password is stored as a keyed HMAC-SHA256 hash, never in
     clear). For many stations use `evbill stations import`."""
     from evbill.accounts.passwords import PasswordError
     from evbill.accounts.stations import StationError, StationRegistry

@@ -63,6 +63,9 @@ DataTransferRoutes = Mapping[str, Mapping[str, DataTransferHandler]]
 
 _CALL, _RESULT, _ERROR = MessageType.Call, MessageType.CallResult, MessageType.CallError
 _CALLRESULTERROR, _SEND = 5, 6  # OCPP 2.1 only; neither is ever answered
+#: Deepest nesting a frame may have. OCPP payloads nest about 8 levels (frame, payload,
+#: meterValue, sampledValue, signedMeterValue…); deeper input only costs recursion.
+MAX_FRAME_DEPTH = 32
 
 
 def on(action: str) -> Callable[[F], F]:
@@ -128,14 +131,41 @@ def _message_id(frame: list[Any]) -> str:
     return ident if isinstance(ident, str) and 0 < len(ident) <= 36 else "-1"
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when `value` nests more than `limit` arrays/objects (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, list | dict))
+    return False
+
+
+def _decode(raw: str, version: str) -> Any:
+    """The frame's JSON, refused as a format violation when broken or nested too deep."""
+    too_deep = False
+    frame: Any = None
+    try:
+        frame = json.loads(raw, parse_float=Decimal)
+    except RecursionError:  # the decoder's own stack ran out: far beyond any real payload
+        too_deep = True
+    except ValueError:
+        raise FrameRejected("-1", errors.not_json_error(version, "not JSON"), "not JSON") from None
+    # Counting brackets first keeps the walk off the ordinary (shallow, small) frame's path.
+    if too_deep or (raw.count("[") + raw.count("{") > MAX_FRAME_DEPTH
+                    and isinstance(frame, list | dict) and _deeper_than(frame, MAX_FRAME_DEPTH)):
+        reason = f"JSON nested deeper than {MAX_FRAME_DEPTH} levels"
+        raise FrameRejected("-1", errors.not_json_error(version, reason), reason)
+    return frame
+
+
 def parse_frame(raw: str | bytes, version: str) -> Call | CallResult | CallError | None:
     """An OCPP-J frame as a library message; None for a 2.1 frame that needs no routing."""
     if isinstance(raw, bytes):
         raise FrameRejected("-1", errors.not_json_error(version, "binary frame"), "binary frame")
-    try:
-        frame = json.loads(raw, parse_float=Decimal)
-    except ValueError:
-        raise FrameRejected("-1", errors.not_json_error(version, "not JSON"), "not JSON") from None
+    frame = _decode(raw, version)
     if not isinstance(frame, list) or not frame:
         reason = "an OCPP-J frame is a non-empty JSON array"
         raise FrameRejected("-1", errors.framing_error(version, reason), reason)

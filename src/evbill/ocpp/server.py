@@ -2,7 +2,8 @@
 
 `ws(s)://HOST:PORT/ocpp/{station_id}` with subprotocol `ocpp2.1`, `ocpp2.0.1` or `ocpp1.6`.
 The handshake answers 404 for other paths, 401 when the station fails its security
-profile, 400 when it offers none of our subprotocols. One asyncio task per station, the
+profile, 429 (with Retry-After) once an address or station id has failed too often
+(`ocpp.throttle`), 400 when it offers none of our subprotocols. One asyncio task per station, the
 synchronous session service on a small thread pool, operator commands from Python
 (`remote_start`/`remote_stop`) or, across processes, from the `station_commands` outbox.
 """
@@ -43,6 +44,7 @@ from evbill.ocpp.rpc import (
     ServiceBridge,
     StationConnection,
 )
+from evbill.ocpp.throttle import HandshakeThrottle
 from evbill.ocpp.v16 import V16Station
 from evbill.ocpp.v21 import V21Station
 from evbill.ocpp.v201 import V201Station
@@ -73,6 +75,9 @@ class GatewayConfig:
     service_workers: int = 8
     meter_values_batch: int = 500  # group commit: most MeterValues written per transaction
     validate_answers: bool = False  # schema-check our own answers too (tests, debugging)
+    auth_failures_per_address: int = 20  # failed handshakes per window before 429
+    auth_failures_per_station: int = 10  # … per station id (for addresses that failed)
+    auth_failure_window_s: float = 60.0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None  # client certificates (security profile 3)
@@ -140,6 +145,9 @@ class Gateway:
         self._auth = StationAuthenticator(
             credentials or StaticCredentials(), config.security_profile
         )
+        self._throttle = HandshakeThrottle(per_address=config.auth_failures_per_address,
+                                           per_station=config.auth_failures_per_station,
+                                           window_s=config.auth_failure_window_s)
         self._data_transfer = data_transfer
         self._stations: dict[str, StationConnection] = {}
         self._connected: dict[str, asyncio.Event] = {}
@@ -270,6 +278,15 @@ class Gateway:
         station_id = self._station_id(request.path)
         if station_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        address = str(connection.remote_address[0]) if connection.remote_address else "-"
+        throttled = self._throttle.check(address, station_id)
+        if not throttled.allowed:  # answered here, in the loop: no store read, no thread
+            log.warning("ocpp.auth_throttled station=%s remote=%s reason=%s",
+                        station_id, address, throttled.reason)
+            response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS,
+                                          f"Too Many Requests: {throttled.reason}\n")
+            response.headers["Retry-After"] = str(throttled.retry_after_s)
+            return response
         decision = await self._blocking(
             lambda: self._auth.authenticate(
                 station_id,
@@ -279,6 +296,7 @@ class Gateway:
             )
         )
         if decision.accepted:
+            self._throttle.succeeded(address, station_id)
             return None
         log.warning(
             "ocpp.auth_refused station=%s profile=%d reason=%s remote=%s",

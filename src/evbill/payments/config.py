@@ -26,7 +26,7 @@ class PaymentProviderSettings(BaseSettings):
 
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     payment_max_attempts: int = Field(default=4, ge=1, le=10)
-    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    sandbox_webhook_secret: SecretStr | None = None  # None: random, known to this process
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
 
@@ -53,7 +53,8 @@ def build_provider(
     else:
         from evbill.payments.providers.sandbox import SandboxProvider
 
-        secret = settings.sandbox_webhook_secret.get_secret_value()
+        chosen = settings.sandbox_webhook_secret
+        secret = None if chosen is None else chosen.get_secret_value()
         inner = (SandboxProvider(webhook_secret=secret, clock=clock) if clock
                  else SandboxProvider(webhook_secret=secret))
     return RetryingProvider(inner, RetryPolicy(max_attempts=settings.payment_max_attempts))

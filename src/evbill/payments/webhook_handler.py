@@ -7,18 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from evbill.ledger import postings
+from evbill.money import Money
 from evbill.payments.cards import CardPayments
 from evbill.payments.context import PaymentContext, log
 from evbill.payments.dunning import Dunning
 from evbill.payments.provider import WebhookEvent, WebhookEventType, WebhookReplayed
 from evbill.payments.tables import PaymentDunningRow, PaymentRefundRow, ProcessedWebhookRow
 
-__all__ = ["WebhookHandler", "WebhookOutcome"]
+__all__ = ["PayoutLookup", "WebhookHandler", "WebhookOutcome"]
+
+
+@runtime_checkable
+class PayoutLookup(Protocol):
+    """A provider whose API says what a payout paid (the sandbox's record, Stripe's payouts)."""
+
+    def payout_amount(self, payout_id: str) -> Money | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +65,8 @@ class WebhookHandler:
 
     def _apply(self, event: WebhookEvent) -> str:
         kind = event.type
-        if kind is WebhookEventType.SETTLEMENT_PAID and event.amount is not None:
-            amount = event.amount
-            self.ctx.post(f"payments:payout:{self.ctx.provider.name}:{event.id}", event.id,
-                          lambda m: postings.payout(m, self.ctx.provider.name, amount))
-            return f"payout of {amount} booked"
+        if kind is WebhookEventType.SETTLEMENT_PAID:
+            return self._payout(event)
         if kind in {WebhookEventType.REFUND_SUCCEEDED, WebhookEventType.REFUND_FAILED}:
             return self._refund_result(event)
         if event.authorization_id is None:
@@ -84,6 +90,24 @@ class WebhookHandler:
         if kind is WebhookEventType.CAPTURE_SUCCEEDED and row.status == "capture_failed":
             return "reconciled: " + self._reconcile_capture(row.id)
         return f"unchanged ({row.status})"
+
+    def _payout(self, event: WebhookEvent) -> str:
+        """Book a payout only for the amount the provider's own API reports for it: a signed
+        body is the provider's word that something happened, not proof of the sum (a leaked
+        secret must not be enough to book money)."""
+        source = getattr(self.ctx.provider, "inner", self.ctx.provider)  # behind the retries
+        payout_id = event.data.get("payout")
+        if not isinstance(source, PayoutLookup) or not payout_id or event.amount is None:
+            log.warning("payments.payout_unverifiable event_id=%s", event.id)
+            return "not booked: the payout cannot be checked with the provider"
+        reported = source.payout_amount(payout_id)
+        if reported != event.amount:
+            log.warning("payments.payout_mismatch event_id=%s payout=%s body=%s provider=%s",
+                        event.id, payout_id, event.amount, reported)
+            return f"not booked: the provider reports {reported} for {payout_id}"
+        self.ctx.post(f"payments:payout:{self.ctx.provider.name}:{event.id}", event.id,
+                      lambda m: postings.payout(m, self.ctx.provider.name, reported))
+        return f"payout of {reported} booked"
 
     def _reconcile_capture(self, authorization_id: str) -> str:
         """A capture we gave up on went through after all: book it via its dunning item."""

@@ -40,7 +40,7 @@ def remember_csrf(request: Request, response: Response) -> Response:
     nonce = getattr(request.state, "csrf_nonce", None)
     if nonce and not request.cookies.get(CSRF_COOKIE):
         response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
-                            secure=context_of(request).api.cookie_secure, path="/")  # fmt: skip
+                            secure=context_of(request).api.secure_cookies, path="/")  # fmt: skip
     return response
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from evbill.api.auth import COOKIE_NAME, Public, Role, cookie_principal, new_cookie
 from evbill.api.context import context_of
 from evbill.api.problems import Problem
+from evbill.api.signins import revoke
 from evbill.api.tables import UserRow
 from evbill.api.users import sign_in, translated, users_of
 from evbill.portal.csrf import CsrfCheck
@@ -35,7 +36,7 @@ def _signed_in(request: Request, user: UserRow, target: str) -> Response:
     ctx = context_of(request)
     response = RedirectResponse(_safe_next(target, user.role), status_code=303)
     response.set_cookie(COOKIE_NAME, new_cookie(ctx, user), max_age=ctx.api.cookie_ttl_s,
-                        httponly=True, samesite="lax", secure=ctx.api.cookie_secure, path="/")
+                        httponly=True, samesite="lax", secure=ctx.api.secure_cookies, path="/")
     return response
 
 
@@ -77,7 +78,12 @@ def signup(request: Request, email: Annotated[str, Form()], name: Annotated[str,
 
 
 @router.post("/logout", dependencies=[Depends(Public()), *Checked])
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server (the old cookie is refused from now on, in
+    every process), and the browser forgets the cookie."""
+    who = cookie_principal(request)
+    if who is not None and who.session:
+        revoke(context_of(request), who.session)
     response = RedirectResponse("/portal/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

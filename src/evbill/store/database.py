@@ -14,7 +14,9 @@ per batch, but we keep NORMAL, the usual choice for WAL. PostgreSQL keeps the se
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -59,12 +61,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and a missing data directory) readable by its owner only:
+    SQLite gives its -wal and -shm files the database file's mode, so they follow."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for `url`; creates the SQLite file's directory when needed."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         # Enough pooled connections for the API's handler threads and the gateway's writer,
         # so connections are reused, not opened (and their pragmas re-run) per request.
         engine = create_engine(

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from evbill.accounts.tokens import ClaimRefused, TokenRegistry
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.idempotency import claim_key
+from evbill.api.params import Name, RowId
 from evbill.api.problems import BadRequest, Conflict, NotFound, TooManyRequests
 from evbill.api.schemas import (
     IdTokenIn,
@@ -72,7 +74,7 @@ def add_card(request: Request, who: Driver, body: IdTokenIn) -> IdTokenOut:
 
 
 @router.delete("/id-tokens/{token_id}", status_code=204)
-def block_card(request: Request, who: Driver, token_id: int) -> None:
+def block_card(request: Request, who: Driver, token_id: RowId) -> None:
     """Block a lost card (it stays in your history)."""
     with context_of(request).db.sessions() as s, s.begin():
         row = s.get(IdTokenRow, token_id)
@@ -104,7 +106,7 @@ def add_payment_method(request: Request, who: Driver, body: PaymentMethodIn) -> 
 
 
 @router.delete("/payment-methods/{method_id}", status_code=204)
-def remove_payment_method(request: Request, who: Driver, method_id: str) -> None:
+def remove_payment_method(request: Request, who: Driver, method_id: Name) -> None:
     """Forget a saved payment method (another driver's method is not found)."""
     removed = context_of(request).payments.remove_payment_method(
         _account(who), method_id, actor=f"driver:{who.user_id}")
@@ -130,6 +132,10 @@ def top_up(
         amount = Money.of(body.amount, body.currency.upper())
     except MoneyError as exc:
         raise BadRequest(f"amount: {exc}") from None
+    if idempotency_key is not None:
+        claim_key(context_of(request), f"wallet-top-up:{who.token_account}", idempotency_key,
+                  {"amount": amount.amount.normalize(), "currency": amount.currency,
+                   "payment_method_id": body.payment_method_id})
     key = idempotency_key or secrets.token_hex(8)
     balance = WalletService(context_of(request)).top_up(_account(who), amount,
                                                         body.payment_method_id, key)

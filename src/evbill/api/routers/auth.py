@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
+from evbill.accounts.crypto import WeakPassword
 from evbill.api.auth import ALL_ROLES, Allow, Principal, Public, Role, issue_token
 from evbill.api.context import context_of
-from evbill.api.schemas import ProfileOut, SignIn, SignUp, TokenOut
+from evbill.api.problems import BadRequest
+from evbill.api.schemas import PasswordChange, ProfileOut, SignIn, SignUp, TokenOut
+from evbill.api.signins import change_password, revoke
+from evbill.api.tables import UserRow
 from evbill.api.users import sign_in as check_sign_in
 from evbill.api.users import translated, users_of
 
@@ -46,3 +50,32 @@ def me(request: Request, who: Annotated[Principal, Depends(Allow(*ALL_ROLES))]) 
         p = users_of(context_of(request)).profile(who.user_id)
     return ProfileOut(user_id=p.user_id, role=p.role, email=p.email, name=p.name,
                       operator_id=p.operator_id)  # fmt: skip
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+def sign_out(request: Request,
+             who: Annotated[Principal, Depends(Allow(*ALL_ROLES))]) -> Response:  # fmt: skip
+    """Revoke this bearer token at once, in every process (API keys are revoked by an admin)."""
+    if who.via != "token":
+        raise BadRequest("Authorization: only a bearer token signs out; revoke an API key "
+                         "with DELETE /api/v1/operator/api-keys/{key_id}")
+    revoke(context_of(request), who.session)
+    return Response(status_code=204)
+
+
+@router.post("/me/password")
+def new_password(request: Request, body: PasswordChange,
+                 who: Annotated[Principal, Depends(Allow(*ALL_ROLES))]) -> TokenOut:  # fmt: skip
+    """Change your password: every token and portal session you have ends at once; the answer
+    carries a fresh token."""
+    ctx = context_of(request)
+    if who.user_id is None:
+        raise BadRequest("Authorization: an API key has no password")
+    try:
+        change_password(ctx, who.user_id, body.current_password, body.new_password)
+    except WeakPassword as exc:
+        raise BadRequest(str(exc)) from None
+    with ctx.db.read_sessions() as s:
+        user = s.get(UserRow, who.user_id)
+    assert user is not None
+    return TokenOut(access_token=issue_token(ctx, user), expires_in=ctx.api.token_ttl_s)

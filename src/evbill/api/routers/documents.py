@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from evbill.api.auth import Allow, Principal, Role
 from evbill.api.context import context_of
 from evbill.api.documents import account_documents, document_file
+from evbill.api.params import Name
 from evbill.api.schemas import MoneyOut, money_out
 
 router = APIRouter(prefix="/api/v1/me", tags=["driver"])
@@ -44,7 +45,7 @@ def my_documents(request: Request, who: Driver) -> list[DocumentOut]:
 
 
 @router.get("/documents/{number}/{kind}")
-def my_document_file(request: Request, who: Driver, number: str,
+def my_document_file(request: Request, who: Driver, number: Name,
                      kind: Literal["pdf", "cii", "ubl"]) -> Response:  # fmt: skip
     """The document as PDF/A-3 (with the Factur-X XML inside), CII or UBL XML."""
     assert who.token_account is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,6 +18,7 @@ from evbill.api.history import (
 )
 from evbill.api.live import live_view
 from evbill.api.pagination import HISTORY_QUERY, history_query, window
+from evbill.api.params import Name, OptionalInstant, RowId
 from evbill.api.schemas import (
     CdrOut,
     CdrPage,
@@ -48,13 +48,13 @@ async def my_sessions(request: Request, who: Driver) -> Response:
 
 
 @router.get("/sessions/{session_id}")
-def my_session(request: Request, who: Driver, session_id: int) -> SessionOut:
+def my_session(request: Request, who: Driver, session_id: RowId) -> SessionOut:
     with context_of(request).db.read_sessions() as s:
         return session_out(find_session_item(s, who, session_id)[1], BASE)
 
 
 @router.get("/sessions/{session_id}/live")
-async def my_live_session(request: Request, who: Driver, session_id: int) -> LiveOut:
+async def my_live_session(request: Request, who: Driver, session_id: RowId) -> LiveOut:
     """Energy and cost so far, rated with the session's tariff up to now (on the event loop:
     a few indexed reads and the rating of the samples, about a millisecond)."""
     ctx = context_of(request)
@@ -74,7 +74,7 @@ def start_session(request: Request, who: Driver, body: StartIn) -> CommandOut:
 
 
 @router.post("/sessions/{session_id}/stop", status_code=202)
-def stop_session(request: Request, who: Driver, session_id: int) -> CommandOut:
+def stop_session(request: Request, who: Driver, session_id: RowId) -> CommandOut:
     ctx = context_of(request)
     with ctx.db.read_sessions() as s:
         row = find_session(s, who, session_id)
@@ -86,7 +86,7 @@ def stop_session(request: Request, who: Driver, session_id: int) -> CommandOut:
 @router.get("/cdrs")
 def my_cdrs(
     request: Request, who: Driver, limit: int = 20, cursor: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    since: OptionalInstant = None, until: OptionalInstant = None,
 ) -> CdrPage:  # fmt: skip
     win = window(limit, cursor, since, until)
     with context_of(request).db.read_sessions() as s:
@@ -95,6 +95,6 @@ def my_cdrs(
 
 
 @router.get("/cdrs/{cdr_id}")
-def my_cdr(request: Request, who: Driver, cdr_id: str) -> CdrOut:
+def my_cdr(request: Request, who: Driver, cdr_id: Name) -> CdrOut:
     with context_of(request).db.read_sessions() as s:
         return cdr_out(find_cdr(s, who, cdr_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from evbill.api.auth import STAFF, Allow, Principal, Role
@@ -20,7 +20,8 @@ from evbill.api.history import (
 )
 from evbill.api.live import live_view
 from evbill.api.network import network_stations, revenue_by_day
-from evbill.api.pagination import window
+from evbill.api.pagination import STATE_MAX, window
+from evbill.api.params import Name, OptionalInstant, RowId, TimeZone
 from evbill.api.schemas import (
     Body,
     CdrOut,
@@ -83,7 +84,7 @@ def stations(request: Request, who: Staff) -> list[StationOut]:
 
 
 @router.get("/stations/{station_id}")
-def station(request: Request, who: Staff, station_id: str) -> StationOut:
+def station(request: Request, who: Staff, station_id: Name) -> StationOut:
     with context_of(request).db.read_sessions() as s:
         return _station_out(network_stations(s, who.network, station_id)[0])
 
@@ -91,8 +92,9 @@ def station(request: Request, who: Staff, station_id: str) -> StationOut:
 @router.get("/sessions")
 def sessions(
     request: Request, who: Staff, limit: int = 50, cursor: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
-    station_id: str | None = None, state: str | None = None,
+    since: OptionalInstant = None, until: OptionalInstant = None,
+    station_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[str | None, Query(max_length=STATE_MAX)] = None,
 ) -> SessionPage:  # fmt: skip
     win = window(limit, cursor, since, until)
     with context_of(request).db.reader() as conn:
@@ -101,13 +103,13 @@ def sessions(
 
 
 @router.get("/sessions/{session_id}")
-def session(request: Request, who: Staff, session_id: int) -> SessionOut:
+def session(request: Request, who: Staff, session_id: RowId) -> SessionOut:
     with context_of(request).db.read_sessions() as s:
         return session_out(find_session_item(s, who, session_id)[1], BASE)
 
 
 @router.get("/sessions/{session_id}/live")
-def live_session(request: Request, who: Staff, session_id: int) -> LiveOut:
+def live_session(request: Request, who: Staff, session_id: RowId) -> LiveOut:
     ctx = context_of(request)
     with UnitOfWork(ctx.db, read_only=True, snapshot=False) as uow:
         row, item = find_session_item(uow.session, who, session_id)
@@ -116,7 +118,7 @@ def live_session(request: Request, who: Staff, session_id: int) -> LiveOut:
 
 
 @router.post("/sessions/{session_id}/stop", status_code=202)
-def stop_session(request: Request, who: Admin, session_id: int) -> CommandOut:
+def stop_session(request: Request, who: Admin, session_id: RowId) -> CommandOut:
     ctx = context_of(request)
     with ctx.db.read_sessions() as s:
         row = find_session(s, who, session_id)
@@ -128,7 +130,7 @@ def stop_session(request: Request, who: Admin, session_id: int) -> CommandOut:
 @router.get("/cdrs")
 def cdrs(
     request: Request, who: Staff, limit: int = 50, cursor: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    since: OptionalInstant = None, until: OptionalInstant = None,
 ) -> CdrPage:  # fmt: skip
     win = window(limit, cursor, since, until)
     with context_of(request).db.read_sessions() as s:
@@ -137,7 +139,7 @@ def cdrs(
 
 
 @router.get("/cdrs/{cdr_id}")
-def cdr(request: Request, who: Staff, cdr_id: str) -> CdrOut:
+def cdr(request: Request, who: Staff, cdr_id: Name) -> CdrOut:
     with context_of(request).db.read_sessions() as s:
         return cdr_out(find_cdr(s, who, cdr_id))
 
@@ -150,8 +152,8 @@ class DayOut(BaseModel):
 
 
 @router.get("/revenue")
-def revenue(request: Request, who: Staff, since: datetime | None = None,
-            until: datetime | None = None, tz: str = "UTC") -> list[DayOut]:  # fmt: skip
+def revenue(request: Request, who: Staff, since: OptionalInstant = None,
+            until: OptionalInstant = None, tz: TimeZone = "UTC") -> list[DayOut]:  # fmt: skip
     """Revenue (incl. VAT) and energy per local day of rated sessions; default: last 30 days."""
     ctx = context_of(request)
     end = until or ctx.clock()
@@ -195,7 +197,7 @@ def create_api_key(request: Request, who: Admin, body: KeyIn) -> KeyOut:
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-def revoke_api_key(request: Request, who: Admin, key_id: str) -> None:
+def revoke_api_key(request: Request, who: Admin, key_id: Name) -> None:
     with translated():
         users_of(context_of(request)).revoke_key(who.network, key_id)
 

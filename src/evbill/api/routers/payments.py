@@ -14,6 +14,8 @@ from sqlalchemy import or_, select
 
 from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.idempotency import claim_key
+from evbill.api.params import Name, OptionalInstant
 from evbill.api.problems import BadRequest, Conflict, NotFound, PaymentRequired
 from evbill.api.schemas import Body, MoneyOut, money_out
 from evbill.money import Money, MoneyError, minor_unit
@@ -185,7 +187,7 @@ def _own_charge(request: Request, operator: str, reference: str) -> PaymentCharg
 
 @router.post("/payments/{reference}/refunds", status_code=201)
 def refund(
-    request: Request, who: Admin, reference: str, body: RefundIn,
+    request: Request, who: Admin, reference: Name, body: RefundIn,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> RefundOut:  # fmt: skip
     """Refund a charge (to the card, or back into the wallet); send an Idempotency-Key."""
@@ -194,6 +196,10 @@ def refund(
     key = f"refund:{reference}:{idempotency_key or secrets.token_hex(8)}"
     try:
         amount = None if body.amount is None else Money.of(body.amount, charge.currency)
+        if idempotency_key is not None:
+            claim_key(ctx, f"refund:{who.network}:{reference}", idempotency_key,
+                      {"amount": None if amount is None else amount.amount.normalize(),
+                       "reason": body.reason})
         done = ctx.payments.refund(reference, amount, reason=body.reason,
                                    actor=f"operator:{who.user_id or 'api-key'}", key=key)
     except MoneyError as exc:
@@ -208,7 +214,7 @@ def refund(
                      status=done.status)
 
 
-def _own_dunning_item(request: Request, who: Principal, dunning_id: str) -> None:
+def _own_dunning_item(request: Request, who: Principal, dunning_id: Name) -> None:
     """404 unless the dunning item belongs to a station of the caller's network."""
     ctx = context_of(request)
     with ctx.db.read_sessions() as s:
@@ -221,7 +227,7 @@ def _own_dunning_item(request: Request, who: Principal, dunning_id: str) -> None
 
 
 @router.post("/dunning/{dunning_id}/retry")
-def retry_dunning(request: Request, who: Admin, dunning_id: str) -> dict[str, str]:
+def retry_dunning(request: Request, who: Admin, dunning_id: Name) -> dict[str, str]:
     """Try a failed capture again now."""
     ctx = context_of(request)
     _own_dunning_item(request, who, dunning_id)
@@ -237,7 +243,7 @@ class WriteOffIn(BaseModel):
 
 
 @router.post("/dunning/{dunning_id}/write-off")
-def write_off_dunning(request: Request, who: Admin, dunning_id: str,
+def write_off_dunning(request: Request, who: Admin, dunning_id: Name,
                       body: WriteOffIn) -> dict[str, str]:
     """Give up on a failed capture: the item is closed and the hold released."""
     ctx = context_of(request)
@@ -250,7 +256,7 @@ def write_off_dunning(request: Request, who: Admin, dunning_id: str,
 
 
 @router.get("/reconciliation")
-def reconciliation(request: Request, who: Staff, since: datetime | None = None) -> list[ReconOut]:
+def reconciliation(request: Request, who: Staff, since: OptionalInstant = None) -> list[ReconOut]:
     """Each charge against its CDR: the gross charged must equal the CDR total rounded to
     the minor unit (a card capture is capped at the hold)."""
     out = []

@@ -15,6 +15,7 @@ from evbill.api.auth import Public
 from evbill.api.commands import adhoc_service
 from evbill.api.context import context_of
 from evbill.api.live import live_view
+from evbill.api.params import EvseId, Name
 from evbill.api.plainwords import describe_tariff
 from evbill.api.problems import BadRequest, NotFound
 from evbill.api.schemas import Body, MoneyOut, kwh, money_out
@@ -65,7 +66,7 @@ class PaymentStatusOut(BaseModel):
 
 
 @router.get("/public/evses/{station_id}/{evse_id}")
-def evse_offer(request: Request, station_id: str, evse_id: int) -> OfferOut:
+def evse_offer(request: Request, station_id: Name, evse_id: EvseId) -> OfferOut:
     """The EVSE's tariff in plain words (per kWh first) and the amount that will be held."""
     o = adhoc_service(context_of(request)).offer(station_id, evse_id)
     hold = money_out(o.hold)
@@ -110,7 +111,7 @@ def payment_status(request: Request, row: AdhocPaymentRow, key: str) -> PaymentS
 
 
 @router.post("/public/evses/{station_id}/{evse_id}/payments", status_code=201)
-def pay(request: Request, station_id: str, evse_id: int, body: PayIn) -> PaymentStatusOut:
+def pay(request: Request, station_id: Name, evse_id: EvseId, body: PayIn) -> PaymentStatusOut:
     """Pay ad hoc with a provider token: the hold is placed and the charge starts (or a
     3-D Secure step is asked for first)."""
     row, key = adhoc_service(context_of(request)).pay(station_id, evse_id,
@@ -119,12 +120,12 @@ def pay(request: Request, station_id: str, evse_id: int, body: PayIn) -> Payment
 
 
 @router.get("/public/payments/{payment_id}")
-def payment(request: Request, payment_id: str, key: Key) -> PaymentStatusOut:
+def payment(request: Request, payment_id: Name, key: Key) -> PaymentStatusOut:
     return payment_status(request, adhoc_service(context_of(request)).find(payment_id, key), key)
 
 
 @router.post("/public/payments/{payment_id}/confirm")
-def confirm(request: Request, payment_id: str, key: Key) -> PaymentStatusOut:
+def confirm(request: Request, payment_id: Name, key: Key) -> PaymentStatusOut:
     """After the 3-D Secure step: start the charge if the hold now stands."""
     service = adhoc_service(context_of(request))
     return payment_status(request, service.confirm(service.find(payment_id, key)), key)
@@ -164,7 +165,7 @@ def sandbox_tokenize(request: Request, body: CardIn) -> CardTokenOut:
 
 
 @router.post("/sandbox/challenges/{challenge_ref}")
-def sandbox_challenge(request: Request, challenge_ref: str, body: ChallengeIn) -> dict[str, str]:
+def sandbox_challenge(request: Request, challenge_ref: Name, body: ChallengeIn) -> dict[str, str]:
     """Sandbox only: the issuer's 3-D Secure page, passed or failed."""
     provider = context_of(request).provider
     complete = getattr(provider, "complete_challenge", None)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from evbill.api.auth import STAFF, Allow, Principal, Role
 from evbill.api.context import context_of
+from evbill.api.params import Name
 from evbill.api.plainwords import describe_tariff
 from evbill.api.problems import BadRequest
 from evbill.api.schemas import Body, MoneyOut, money_out
@@ -96,7 +97,7 @@ def tariffs(request: Request, who: Staff) -> list[TariffVersionOut]:
 
 
 @router.get("/tariffs/{tariff_id}")
-def tariff_versions(request: Request, who: Staff, tariff_id: str) -> list[TariffVersionOut]:
+def tariff_versions(request: Request, who: Staff, tariff_id: Name) -> list[TariffVersionOut]:
     admin = TariffAdmin(context_of(request).db, who.network)
     admin.owns(tariff_id)
     return [_version_out(r) for r in admin.versions(tariff_id)]
@@ -114,7 +115,7 @@ async def store_tariff(request: Request, who: Admin, body: TariffIn) -> TariffVe
 
 
 @router.post("/tariffs/{tariff_id}/groups", status_code=201)
-def assign_group(request: Request, who: Admin, tariff_id: str, body: GroupIn) -> dict[str, str]:
+def assign_group(request: Request, who: Admin, tariff_id: Name, body: GroupIn) -> dict[str, str]:
     """Give a customer group (id tokens' `group_id`) this tariff on your network."""
     ctx = context_of(request)
     row = TariffAdmin(ctx.db, who.network).assign_group(tariff_id, body.version, body.group_id,

@@ -87,7 +87,7 @@ class SandboxProvider:
     def __init__(
         self,
         *,
-        webhook_secret: str = "whsec_sandbox",
+        webhook_secret: str | None = None,  # None: a random secret, known to this process only
         clock: Callable[[], datetime] = utc_now,
         authorization_ttl: timedelta = timedelta(days=7),
         challenge_ttl: timedelta = timedelta(minutes=15),
@@ -106,7 +106,9 @@ class SandboxProvider:
         self._sleep = sleep
         self.faults = faults if faults is not None else FaultInjector()
         self.vault = CardVault(clock, self._ns)
-        self.webhooks = SandboxWebhooks(webhook_secret, clock, self._next_id)
+        self.webhooks = SandboxWebhooks(webhook_secret or "whsec_" + secrets.token_urlsafe(32),
+                                        clock, self._next_id)
+        self._payouts: dict[str, Money] = {}  # payout id → amount paid out
         self._holds: dict[str, _Hold] = {}
         self._captures: dict[str, _CaptureRecord] = {}
         self._ledger: list[ProviderRecord] = []  # refunds and payouts, for `records`
@@ -224,13 +226,19 @@ class SandboxProvider:
                 net = net + record.amount - record.refunded
                 record.settled = True
             ids = ",".join(record.id for record in records)
+            payout_id = self._next_id("po")
+            self._payouts[payout_id] = net
             event = self.webhooks.emit(
-                WebhookEventType.SETTLEMENT_PAID, amount=net, data={"captures": ids},
-                object_id=self._next_id("po"),
+                WebhookEventType.SETTLEMENT_PAID, amount=net,
+                data={"captures": ids, "payout": payout_id}, object_id=payout_id,
             )
             self._ledger.append(ProviderRecord(RecordKind.PAYOUT, event.id, net, self._clock()))
             events.append(event)
         return events
+
+    def payout_amount(self, payout_id: str) -> Money | None:
+        """What the sandbox paid out under `payout_id` (None: no such payout)."""
+        return self._payouts.get(payout_id)
 
     def records(self, since: datetime | None = None) -> list[ProviderRecord]:
         """Captures, refunds and payouts since `since`, as a processor's reports list them."""

@@ -197,6 +197,14 @@ class StripeProvider:
             )
         return authorization_from_intent(intent.to_dict())
 
+    def payout_amount(self, payout_id: str) -> Money | None:
+        """The amount of a paid payout as Stripe's API reports it (None: not paid)."""
+        with self._translate("payout"):
+            data = self._client.v1.payouts.retrieve(payout_id).to_dict()
+        if data.get("status") != "paid":
+            return None
+        return money_from_stripe(int(data["amount"]), str(data["currency"]))
+
     def describe(self, token: str) -> PaymentMethod:
         """Brand, last4 and expiry of a Stripe PaymentMethod (never the number)."""
         return _method(token, self._retrieve_method(token))

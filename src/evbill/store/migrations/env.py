@@ -7,10 +7,14 @@ from sqlalchemy.engine import Connection
 
 # The live models are the target `alembic check` compares a migrated database with; every
 # package's tables register on the one `Base`. (The migrations themselves import none of them.)
+import evbill.accounts.profiles
+import evbill.api.security_tables
 import evbill.api.tables
+import evbill.invoicing.chain_tables
 import evbill.invoicing.tables
 import evbill.ledger.tables
-import evbill.payments.tables  # noqa: F401
+import evbill.payments.tables
+import evbill.store.installation  # noqa: F401
 from evbill.store.database import make_engine
 from evbill.store.tables import Base
 
