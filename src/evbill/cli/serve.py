@@ -37,6 +37,7 @@ def wire_billing(db: Database, provider: PaymentProvider | None) -> SessionBilli
     from evbill.ledger.store import sql_unit_of_work
     from evbill.payments.config import build_provider
     from evbill.payments.service import PaymentService
+    from evbill.payments.session_billing import SessionBilling
 
     issuer = DocumentIssuer(InvoicingService(db), utc_now)
     payments = PaymentService(db, provider or build_provider(),
