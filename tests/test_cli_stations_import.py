@@ -209,12 +209,12 @@ def test_two_importers_of_the_same_rows_register_each_station_once(db: Database)
 
 def test_stations_add_help_says_what_the_code_stores(cli_env: str) -> None:
     code, out, _ = invoke("stations", "add", "--help")
-    assert code == 0 and "PBKDF2" in out and "scrypt" not in out
+    assert code == 0 and "HMAC-SHA256" in out and "scrypt" not in out  # a keyed hash
     assert invoke("stations", "add", "CS-H", "--password", "0123456789abcdef")[0] == 0
     db = Database.open(cli_env)
     try:
         row = StationRegistry(db).get("CS-H")
-        assert row is not None and (row.password_hash or "").startswith("pbkdf2_sha256$")
+        assert row is not None and (row.password_hash or "").startswith("hmac_sha256$")
     finally:
         db.dispose()
 

@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     # --- meter plausibility and transaction gaps (see docs/sessions.md) -----------------
     evse_max_power_kw: Decimal = Field(
         default=Decimal(400), gt=0,
-        description="an EVSE's maximum power when the station does not say: energy above "
-        "this power over the session's time holds the session for review",
+        description="an EVSE's maximum power when none is registered (`evbill stations add "
+        "--max-power-kw`, `stations import`): energy above the EVSE's power over the "
+        "session's time holds the session for review",
     )
     power_tolerance_percent: Decimal = Field(
         default=Decimal(10), ge=0, le=1000,

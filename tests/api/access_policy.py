@@ -80,6 +80,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/portal/wallet"): "driver",
     ("POST", "/portal/wallet/top-up"): "driver",
     ("POST", "/portal/wallet/methods"): "driver",
+    ("GET", "/portal/profile"): "driver",
+    ("POST", "/portal/profile"): "driver",
     ("GET", "/portal/operator"): "admin finance",
     ("GET", "/portal/operator/tariffs"): "admin finance",
     ("POST", "/portal/operator/tariffs/preview"): "admin finance",

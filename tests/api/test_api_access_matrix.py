@@ -88,6 +88,8 @@ def bodies(world: World) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/portal/sessions/start"): {"station_id": "A-1", "evse_id": "1"},
         ("POST", "/portal/wallet/methods"): {"token": world.card_tokens["driver"]},
         ("POST", "/portal/wallet/top-up"): {"amount": "5.00", "method": world.methods["driver"]},
+        ("POST", "/portal/profile"): {"name": "N", "address": "A 1", "city": "C",
+                                      "country": "DE"},
         ("POST", "/portal/operator/payments/{reference}/refund"): {"amount": "0.10"},
         ("POST", "/portal/operator/tariffs"): {"tariff_id": "TA", "energy": "0.33",
                                                "vat": "19", "station_id": "A-1"},

@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from evbill.accounts.profiles import CustomerProfile, ProfileStore
 from evbill.accounts.tokens import TokenRegistry
 from evbill.api.context import ApiContext
 from evbill.cli import app as cli_app
+from evbill.invoicing.tables import DocumentRow, DocumentSessionRow
 from evbill.payments.account_modes import AccountModes
 from evbill.payments.settlement_pass import settle_due
 from evbill.payments.tables import PaymentChargeRow, SessionPaymentRow
@@ -123,3 +125,43 @@ def test_the_accounts_cli_sets_modes_and_refuses_bad_names(
                                       "--database", database_url])
     assert cleared.exit_code == 0
     assert AccountModes(world.db, world.clock).default() is None
+
+
+def test_accounts_add_sets_the_billing_profile_its_invoice_names(
+    client: TestClient, world: World, database_url: str
+) -> None:
+    runner = CliRunner()
+    base = ["accounts", "add", "blue", "--mode", "postpaid", "--database", database_url]
+    partial = runner.invoke(cli_app, [*base, "--name", "Blue Fleet GmbH"])
+    assert partial.exit_code == 2 and "--address, --city, --country" in partial.output
+    bad = runner.invoke(cli_app, [*base, "--name", "Blue Fleet GmbH", "--address", "Ring 1",
+                                  "--city", "Berlin", "--country", "DE", "--vat-id", "12"])
+    assert bad.exit_code == 2 and "vat_id" in bad.output
+    modes = AccountModes(world.db, world.clock)
+    assert modes.get("blue") is None  # a refused profile stores nothing, not even the mode
+    args = [*base, "--name", "Blue Fleet GmbH", "--address", "Ring 1", "--postcode", "10115",
+            "--city", "Berlin", "--country", "de", "--vat-id", "DE 123 456 789"]
+    ok = runner.invoke(cli_app, args)
+    assert ok.exit_code == 0 and "blue: profile set" in ok.output, ok.output
+    assert "unchanged" in runner.invoke(cli_app, args).output  # idempotent
+    assert modes.get("blue") == "postpaid"
+    assert ProfileStore(world.db).get("blue") == CustomerProfile(
+        "Blue Fleet GmbH", "Ring 1", "10115", "Berlin", "DE", "DE123456789")
+    shown = runner.invoke(cli_app, ["profile", "show", "blue", "--database", database_url])
+    assert shown.exit_code == 0 and '"name": "Blue Fleet GmbH"' in shown.output
+
+    TokenRegistry(world.db).add("BLUE-1", account="blue", now=world.clock.now)
+    session_id, cdr_id = _charge(world, "BLUE-1", "blue-1")
+    payment = _payment(world, session_id)
+    assert payment is not None and (payment.mode, payment.account) == ("postpaid", "blue")
+    billed = runner.invoke(cli_app, ["bill", "--period", world.clock.now.strftime("%Y-%m"),
+                                     "--no-pdf", "--database", database_url])
+    assert billed.exit_code == 0, billed.output
+    with world.db.read_sessions() as s:
+        invoice = s.scalars(select(DocumentRow).join(
+            DocumentSessionRow, DocumentSessionRow.document_id == DocumentRow.id).where(
+            DocumentSessionRow.reference == cdr_id)).one()
+    assert (invoice.doc_type, invoice.account_id) == ("INVOICE", "blue")
+    assert invoice.customer["name"] == "Blue Fleet GmbH"
+    assert invoice.customer["vat_id"] == "DE123456789"
+    assert "Ring 1" in str(invoice.customer) and "Berlin" in str(invoice.customer)

@@ -54,3 +54,30 @@ def test_chart_is_accessible_svg_with_every_value_described() -> None:
     heights = [float(h) for h in re.findall(r'height="([\d.]+)" rx', svg)]
     assert heights[1] > heights[0] > 0  # bars scale with their values (axis top is 50)
     assert abs(heights[0] / heights[1] - 12.5 / 40) < 0.01
+
+
+def test_the_profile_form_writes_the_store_the_api_reads(client: TestClient, world: World) -> None:
+    from api_world import bearer
+
+    token = _csrf(client)
+    r = client.post("/portal/login", follow_redirects=False, data={
+        "email": "driver@example.org", "password": PASSWORD, "csrf": token})
+    assert r.status_code == 303
+    form = {"name": "Erika Mustermann", "address": "Hauptstraße 5", "postcode": "80331",
+            "city": "München", "country": "de", "vat_id": ""}
+    assert client.post("/portal/profile", data=form).status_code == 403  # no CSRF token
+    token = _csrf(client, "/portal/profile")
+    blank = client.post("/portal/profile", data={**form, "name": "   ", "csrf": token})
+    assert blank.status_code == 400 and "name: must not be empty" in blank.text
+    assert 'value="Hauptstraße 5"' in blank.text  # the rest of what was typed is kept
+    auth = bearer(world, "driver")
+    assert client.get("/api/v1/me/profile", headers=auth).json()["profile"] is None
+    saved = client.post("/portal/profile", follow_redirects=False, data={**form, "csrf": token})
+    assert saved.status_code == 303 and "saved" in saved.headers["location"]
+    api = client.get("/api/v1/me/profile", headers=auth).json()
+    assert api["documents"] == "full"
+    assert api["profile"] == {**form, "country": "DE", "vat_id": None}
+    other = client.get("/api/v1/me/profile", headers=bearer(world, "driver2")).json()
+    assert other["profile"] is None  # the form wrote the signed-in driver's own account
+    client.cookies.clear()
+    assert client.get("/portal/profile", follow_redirects=False).status_code in (303, 401)

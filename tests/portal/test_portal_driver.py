@@ -67,7 +67,8 @@ def test_driver_charges_stops_and_downloads_the_receipt(page: Page, live: LivePo
 
 def test_pages_are_labelled_and_keyboard_reachable(page: Page, live: LivePortal) -> None:
     sign_in(page, live, "dana@example.org")
-    for path in ("/portal/", "/portal/sessions", "/portal/invoices", "/portal/wallet"):
+    for path in ("/portal/", "/portal/sessions", "/portal/invoices", "/portal/wallet",
+                 "/portal/profile"):
         page.goto(live.url + path)
         unlabelled = page.evaluate("""() => [...document.querySelectorAll(
             'input:not([type=hidden]), select')].filter(el => !(el.labels && el.labels.length)

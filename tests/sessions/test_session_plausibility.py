@@ -195,3 +195,59 @@ def test_open_sessions_silent_too_long_are_flagged(db: Database, service: Sessio
     [flagged] = flag_silent_sessions(db, now + timedelta(hours=3), timedelta(hours=2))
     assert flagged == _row(db, quiet).id and "silent" in _row(db, quiet).flags
     assert flag_silent_sessions(db, now + timedelta(hours=4), timedelta(hours=2)) == []
+
+
+def test_the_evses_own_maximum_power_holds_what_the_setting_would_rate(
+    db: Database, service: SessionService, settings: Settings
+) -> None:
+    from evbill.accounts.stations import StationRegistry, power_w
+
+    assert settings.evse_max_power_kw == D(400)
+    StationRegistry(db).add("CS-11KW", time_zone="Europe/Berlin", now=T0, evses=1,
+                            max_power_w=power_w("11"))
+    # 30 kWh in one hour: fine for 400 kW, three times what an 11 kW EVSE can deliver
+    for station_id in ("CS-11KW", STATION):  # STATION's EVSEs have no registered maximum
+        tx = service.start(start_cmd(station_id=station_id)).transaction_id
+        service.stop(stop_cmd(tx, station_id=station_id, stopped_at=at(60),
+                              meter_stop_wh=kwh("130")))
+    small = _only(db, "CS-11KW")
+    assert small.state == "held" and small.hold_reason is not None
+    assert "more than the EVSE's maximum 11 kW allows" in small.hold_reason
+    assert "12101 Wh" in small.hold_reason  # 11 kW × 1 h + 10 % tolerance + 1 Wh
+    assert _only(db, STATION).state == "rated"
+
+
+def _only(db: Database, station_id: str) -> SessionRow:
+    with db.read_sessions() as s:
+        return s.scalars(select(SessionRow).where(SessionRow.station_id == station_id)).one()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # one backend suffices
+def test_stations_add_registers_each_evses_maximum_power(
+    db: Database, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from evbill.cli import app
+    from evbill.config import get_settings
+    from evbill.store.tables import EvseRow
+
+    monkeypatch.setenv("EVBILL_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        ok = runner.invoke(app, ["stations", "add", "CS-AC", "--tz", "Europe/Berlin",
+                                 "--evses", "2", "--max-power-kw", "7.4"])
+        plain = runner.invoke(app, ["stations", "add", "CS-PLAIN", "--tz", "Europe/Berlin"])
+        bad = [runner.invoke(app, ["stations", "add", "CS-BAD", "--max-power-kw", value])
+               for value in ("0", "eleven", "5000", "7.4001")]
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0 and plain.exit_code == 0, ok.output + plain.output
+    for result in bad:
+        assert result.exit_code == 2 and "max_power_kw" in result.output, result.output
+    with db.read_sessions() as s:
+        evses = s.execute(select(EvseRow.station_id, EvseRow.evse_id, EvseRow.max_power_w)
+                          .order_by(EvseRow.station_id, EvseRow.evse_id)).all()
+    assert [tuple(e) for e in evses] == [("CS-AC", 1, 7400), ("CS-AC", 2, 7400),
+                                         ("CS-PLAIN", 1, None)]

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evbill.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
-from evbill.accounts.stations import StationError, check_time_zone
+from evbill.accounts.stations import MAX_POWER_KW, StationError, check_time_zone
 from evbill.store.database import Database
 from evbill.store.tables import ConnectorRow, EvseRow, StationRow
 
@@ -53,7 +53,7 @@ _REQUIRED = ("id", "evses")
 BATCH = 250
 _MAX_EVSES = 64
 _MAX_CONNECTORS = 8
-_MAX_POWER_KW = Decimal(4000)  # beyond the largest megawatt chargers
+_MAX_POWER_KW = MAX_POWER_KW
 _MAX_OPERATOR = 128
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from evbill.accounts.passwords import PasswordError, hash_password, needs_rehash, verify_password
@@ -12,9 +13,11 @@ from evbill.store.database import Database
 from evbill.store.installation import STATION_PASSWORD_KEY, installation_secret
 from evbill.store.tables import ConnectorRow, EvseRow, StationRow
 
-__all__ = ["StationError", "StationRegistry", "check_time_zone"]
+__all__ = ["MAX_POWER_KW", "StationError", "StationRegistry", "check_time_zone", "power_w"]
 
 log = logging.getLogger(__name__)
+
+MAX_POWER_KW = Decimal(4000)  # beyond the largest megawatt chargers
 
 
 class StationError(ValueError):
@@ -27,6 +30,20 @@ def check_time_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise StationError(f"time_zone: {name!r} is not an IANA time zone") from None
     return name
+
+
+def power_w(kw: str) -> int:
+    """An EVSE's maximum power given in kW (`11`, `7.4`, `150`) as whole watts."""
+    try:
+        value = Decimal(kw.strip())
+    except InvalidOperation:
+        raise StationError(f"max_power_kw: {kw!r} is not a number of kW") from None
+    if not value.is_finite() or not 0 < value <= MAX_POWER_KW:
+        raise StationError(f"max_power_kw: {kw} kW is not above 0 and at most {MAX_POWER_KW} kW")
+    watts = value * 1000
+    if watts != watts.to_integral_value():
+        raise StationError(f"max_power_kw: {kw} kW is finer than 1 W")
+    return int(watts)
 
 
 class StationRegistry:
@@ -45,14 +62,20 @@ class StationRegistry:
         address: str | None = None,
         operator: str | None = None,
         meter_public_key: str | None = None,
+        max_power_w: int | None = None,
     ) -> StationRow:
-        """Register a station with EVSEs 1..`evses`, each with `connectors_per_evse` connectors."""
+        """Register a station with EVSEs 1..`evses`, each with `connectors_per_evse` connectors
+        and the maximum power `max_power_w` (None: not known; the plausibility check then uses
+        the configured EVBILL_EVSE_MAX_POWER_KW)."""
         if not station_id or len(station_id) > 48 or any(c in station_id for c in "/ \t"):
             raise StationError(
                 f"station_id: {station_id!r} must be 1 to 48 characters without '/' or spaces"
             )
         if not 0 <= evses <= 64 or not 1 <= connectors_per_evse <= 8:
             raise StationError(f"evses: {evses} EVSEs of {connectors_per_evse} is out of range")
+        if max_power_w is not None and not 0 < max_power_w <= MAX_POWER_KW * 1000:
+            raise StationError(f"max_power_w: {max_power_w} W is not above 0 and at most "
+                               f"{MAX_POWER_KW} kW")  # fmt: skip
         row = StationRow(
             id=station_id, time_zone=check_time_zone(time_zone), address=address,
             operator=operator, meter_public_key=meter_public_key,
@@ -65,7 +88,7 @@ class StationRegistry:
             s.add(row)
             s.flush()
             for evse in range(1, evses + 1):
-                s.add(EvseRow(station_id=station_id, evse_id=evse))
+                s.add(EvseRow(station_id=station_id, evse_id=evse, max_power_w=max_power_w))
                 for connector in range(1, connectors_per_evse + 1):
                     s.add(ConnectorRow(
                         station_id=station_id, evse_id=evse, connector_id=connector,

@@ -70,12 +70,49 @@ def add(
     account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="Account name, e.g. acme.")],
     mode: Annotated[Mode, typer.Option("--mode", help="postpaid (monthly invoice) or wallet "
                                        "(prepaid balance, station minimum to start).")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Billing name (person or company) full invoices name.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Street and number.")] = None,
+    postcode: Annotated[str | None, typer.Option("--postcode")] = None,
+    city: Annotated[str | None, typer.Option("--city")] = None,
+    country: Annotated[str | None, typer.Option(
+        "--country", help="ISO 3166 alpha-2, e.g. DE.")] = None,
+    vat_id: Annotated[str | None, typer.Option(
+        "--vat-id", help="VAT id with its country prefix (businesses).")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Create an account (or change its mode): its tokens' station sessions pay this way."""
+    """Create an account (or change its mode): its tokens' station sessions pay this way.
+
+    With --name, --address, --city and --country (optionally --postcode, --vat-id) it also sets
+    the account's billing profile, as `evbill profile set` does: its invoices name it."""
+    from evbill.accounts.profiles import CustomerProfile, ProfileError, ProfileStore
+    from evbill.clock import utc_now
+
+    fields = (name, address, postcode, city, country, vat_id)
+    profile = None
+    if any(value is not None for value in fields):
+        missing = [option for option, value in (("--name", name), ("--address", address),
+                                                 ("--city", city), ("--country", country))
+                   if value is None]  # fmt: skip
+        if missing:
+            raise fail(f"a billing profile also needs {', '.join(missing)}")
+        try:  # checked before anything is stored: a bad profile changes nothing
+            profile = CustomerProfile.of(name=name or "", address=address or "",
+                                         postcode=postcode or "", city=city or "",
+                                         country=country or "", vat_id=vat_id)  # fmt: skip
+        except ProfileError as exc:
+            raise fail(str(exc)) from None
     with _modes(database) as modes:
         modes.set(account, mode.value)
+        try:
+            changed = profile is not None and ProfileStore(modes.db).set(
+                account, profile, now=utc_now())
+        except ProfileError as exc:
+            raise fail(str(exc)) from None
     console.print(f"account {account}: sessions pay {mode.value}", highlight=False)
+    if profile is not None:
+        console.print(f"{account}: profile {'set' if changed else 'unchanged'}",
+                      highlight=False)
 
 
 @accounts_app.command("default")

@@ -60,11 +60,14 @@ def stations_add(
     address: Annotated[str | None, typer.Option()] = None,
     operator: Annotated[str | None, typer.Option()] = None,
     meter_key: Annotated[str | None, typer.Option(help="OCMF meter public key (hex DER)")] = None,
+    max_power_kw: Annotated[str | None, typer.Option(
+        "--max-power-kw", help="each EVSE's maximum power in kW, e.g. 11 or 150 (sessions "
+        "drawing more are held for review; without it EVBILL_EVSE_MAX_POWER_KW applies)")] = None,
 ) -> None:
     """Register a station (its password is stored as a keyed HMAC-SHA256 hash, never in
     clear). For many stations use `evbill stations import`."""
     from evbill.accounts.passwords import PasswordError
-    from evbill.accounts.stations import StationError, StationRegistry
+    from evbill.accounts.stations import StationError, StationRegistry, power_w
     from evbill.clock import utc_now
     from evbill.config import get_settings
 
@@ -74,6 +77,7 @@ def stations_add(
                 station_id, time_zone=tz or get_settings().default_timezone, now=utc_now(),
                 password=password, evses=evses, address=address, operator=operator,
                 meter_public_key=meter_key,
+                max_power_w=None if max_power_kw is None else power_w(max_power_kw),
             )  # fmt: skip
         except (StationError, PasswordError) as exc:
             raise fail(str(exc)) from None

@@ -139,7 +139,11 @@ def _hold(uow: UnitOfWork, row: SessionRow, timeline: Timeline, signed_wh: Decim
         return False  # an operator accepted these readings (`evbill sessions resolve`)
     station = uow.stations.get(row.station_id)
     since = None if station is None or station.auto_registered else station.created_at
-    limits = Limits(now=now, max_power_w=settings.evse_max_power_kw * 1000,
+    evse = uow.stations.evse(row.station_id, row.evse_id)
+    registered_w = evse.max_power_w if evse is not None else None
+    max_power_w = (Decimal(registered_w) if registered_w  # the EVSE's own, else the setting
+                   else settings.evse_max_power_kw * 1000)  # fmt: skip
+    limits = Limits(now=now, max_power_w=max_power_w,
                     tolerance_percent=settings.power_tolerance_percent,
                     clock_skew=timedelta(seconds=settings.clock_skew), station_since=since)
     reasons = implausible(timeline, row.started_at, row.stopped_at, limits, signed_wh)

@@ -29,6 +29,7 @@ from evbill.ocpp.auth import StoreCredentials, hash_station_password, verify_sta
 from evbill.ocpp.server import Gateway, GatewayConfig
 from evbill.sessions.service import SessionService
 from evbill.sessions.tariff_book import TariffBook
+from evbill.sim.curves import AC_11KW, DC_150KW
 from evbill.sim.demo_logins import DemoLogin, create_login
 from evbill.sim.fleet import FleetConfig, FleetReport, is_dc, station_ids
 from evbill.sim.money_books import Books, close_the_books
@@ -140,13 +141,15 @@ def _tariff_ids(config: FleetConfig, examples: Path) -> tuple[str, str, list[tup
 
 
 def register_fleet(db: Database, config: FleetConfig, examples: Path, now: datetime) -> None:
-    """Stations with password and meter key, and a tariff per station."""
+    """Stations with password, meter key and each EVSE's maximum power, and a tariff per
+    station."""
     ac_json, dc_json, kinds = _tariff_ids(config, examples)
     stations, book = StationRegistry(db), TariffBook(db)
     password = config.password or DEMO_PASSWORD
     for sid, kind in kinds:
+        charger = DC_150KW if kind == "DC" else AC_11KW  # what the simulator charges at
         stations.add(sid, time_zone="Europe/Berlin", now=now, password=password,
-                     operator=DEMO_OPERATOR)
+                     operator=DEMO_OPERATOR, max_power_w=int(charger.max_power_w))
         stations.set_meter_key(sid, public_key_hex(station_meter_key(sid)))
         book.add(dc_json if kind == "DC" else ac_json, now=now, station_id=sid,
                  valid_from=now - timedelta(days=365))
