@@ -32,6 +32,7 @@ from evbill.ocpp.auth import verify_station_password
 from evbill.sessions.commands import IdToken, IdTokenType, StartSession
 from evbill.sessions.service import SessionService
 from evbill.store import Database
+from evbill.store.installation import STATION_PASSWORD_KEY, installation_secret
 from evbill.store.tables import ConnectorRow, EvseRow, StationRow
 
 GOOD = """id,password,operator,time_zone,evses,location
@@ -98,10 +99,13 @@ def test_import_registers_every_row_and_a_rerun_changes_nothing(cli_env: str,
         registry = StationRegistry(db)
         a1 = registry.get("CS-A1")
         assert a1 is not None and a1.operator == "NET1" and a1.address == "Hauptstr. 1, Berlin"
-        assert a1.password_hash is not None and a1.password_hash.startswith("pbkdf2_sha256$")
+        # the registry's own scheme (keyed HMAC), not the slow hash kept for people
+        assert a1.password_hash is not None and a1.password_hash.startswith("hmac_sha256$")
         assert registry.check_password("CS-A1", "correct-horse-battery-staple")
-        # what the gateway's handshake checks
-        assert verify_station_password("correct-horse-battery-staple", a1.password_hash)
+        # what the gateway's handshake checks: it verifies only with the installation's key
+        key = installation_secret(db, STATION_PASSWORD_KEY)
+        assert verify_station_password("correct-horse-battery-staple", a1.password_hash, key)
+        assert not verify_station_password("correct-horse-battery-staple", a1.password_hash)
         for sid, password in generated.items():
             assert 16 <= len(password) <= 40 and registry.check_password(sid, password)
         a2 = registry.get("CS-A2")
