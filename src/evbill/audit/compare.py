@@ -28,6 +28,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
+from evbill.money import minor_unit
+
 __all__ = ["AuditReport", "DocumentAudit", "Figures", "Mismatch", "SessionAudit", "Source",
            "compare_document", "compare_session", "rate_key"]  # fmt: skip
 
@@ -196,18 +198,23 @@ def compare_session(audit: SessionAudit) -> list[Mismatch]:
     return out
 
 
+def _shown(amount: Decimal, unit: Decimal) -> Decimal:
+    """The amount in the currency's minor unit when it has no finer part (0.1 → 0.10)."""
+    rounded = amount.quantize(unit)
+    return rounded if rounded == amount else amount
+
+
 def compare_document(doc: DocumentAudit) -> list[Mismatch]:
     """Every rate where the invoice's VAT differs from its sessions' charged VAT plus the
     rounding adjustment, or from their booked VAT plus the adjustment."""
     adjustment = doc.adjustment or {}
+    unit = Decimal(1).scaleb(-minor_unit(doc.currency))
     rates = sorted({*doc.documented, *doc.charged, *doc.booked, *adjustment}, key=Decimal,
                    reverse=True)  # fmt: skip
     out = []
     for rate in rates:
-        adj = adjustment.get(rate, ZERO)
-        stated = doc.documented.get(rate, ZERO)
-        charged = doc.charged.get(rate, ZERO)
-        booked = doc.booked.get(rate, ZERO)
+        adj, stated, charged, booked = (_shown(amounts.get(rate, ZERO), unit) for amounts in (
+            adjustment, doc.documented, doc.charged, doc.booked))  # fmt: skip
         if stated == charged + adj == booked + adj:
             continue
         shown = "none" if doc.adjustment is None or rate not in adjustment else f"{adj:f}"
