@@ -196,3 +196,29 @@ def test_a_changed_adjustment_or_session_booking_is_reported(db: Database) -> No
         f"document {doc.number} EUR VAT 19%: documented 11.40, charged 12.00, booked 12.00, "
         "rounding adjustment -0.61 (documented must equal charged + adjustment = booked + "
         "adjustment)"]
+
+
+def test_refunds_of_invoiced_sessions_credit_what_was_charged_and_the_books_still_agree(
+        db: Database) -> None:
+    """The first session's invoice line shows its share of the invoice's VAT (0.50 + 0.09);
+    it was charged and is refunded as 0.50 + 0.10: its credit note gives back exactly that."""
+    ledger, doc = _charge_and_bill(db, Decimal("0.50"))
+    payments = PaymentService(db, SandboxProvider(namespace="t", webhook_secret="whsec_t"),
+                              ledger, clock=lambda: NOW)  # fmt: skip
+    invoicing = InvoicingService(db, InvoicingSettings())
+    shared = [(line.net, line.vat) for line in doc.sessions[0].lines]
+    assert shared == [(Decimal("0.50"), Decimal("0.09"))]
+    credits = []
+    for n, amount in ((0, None), (1, Money.of("0.30", "EUR"))):
+        refund = payments.refund(doc.sessions[n].reference, amount, reason="EVSE fault",
+                                 actor="ops", key=f"rf-{n}")  # fmt: skip
+        credits.append(invoicing.issue_credit_note(refund.id, now=NOW))
+    assert [(c.totals.net, c.totals.vat, c.totals.gross) for c in credits] == [
+        (Decimal("0.50"), Decimal("0.10"), Decimal("0.60")),
+        (Decimal("0.25"), Decimal("0.05"), Decimal("0.30"))]
+    balances = _balances(ledger)
+    assert balances[accounts.receivable(ACCOUNT)] == doc.totals.gross - Decimal("0.90")
+    assert -balances[VAT_ACCOUNT] == doc.totals.vat - Decimal("0.15")
+    report = run_audit(db)
+    assert report.ok, [str(m) for m in report.mismatches]
+    assert report.documents == 3
