@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from evbill.audit.compare import AuditReport, Figures, SessionAudit, Source, compare_session
+from evbill.audit.compare import (
+    AuditReport,
+    DocumentAudit,
+    Figures,
+    SessionAudit,
+    Source,
+    compare_document,
+    compare_session,
+)
 from evbill.audit.rated import rated_net
 
 D = Decimal
@@ -76,3 +84,46 @@ def test_the_summary_line() -> None:
     assert report.ok
     assert report.summary() == ("audit: 3 sessions, 3 payments, 4 documents, 4 ledger "
                                 "transactions: 0 mismatches")
+
+
+def test_a_session_on_an_invoice_compares_vat_between_charge_and_ledger_only() -> None:
+    audit = _audit()
+    audit.figures[Source.DOCUMENTED] = _paid("10.00", "1.89")  # its shared-out line VAT
+    assert [str(m) for m in compare_session(audit)] == [
+        "session CDR-1 EUR VAT 19%: charged 1.90, documented 1.89, booked 1.90"]
+    audit.invoice = "INV-1"
+    assert compare_session(audit) == []
+    audit.figures[Source.BOOKED] = _paid("10.00", "1.91")
+    assert [str(m) for m in compare_session(audit)] == [
+        "session CDR-1 EUR VAT 19%: charged 1.90, booked 1.91"]
+
+
+def _invoice(documented: str, charged: str, booked: str, adjustment: str | None) -> DocumentAudit:
+    doc = DocumentAudit("INV-1", "EUR")
+    doc.add(doc.documented, "19.00", D(documented))
+    doc.add(doc.charged, "19", D(charged))
+    doc.add(doc.booked, "19", D(booked))
+    if adjustment is not None:
+        doc.adjust("19", D(adjustment))
+    return doc
+
+
+@pytest.mark.parametrize(("documented", "charged", "booked", "adjustment", "expected"), [
+    ("11.40", "12.00", "12.0", "-0.60", None),
+    ("12.00", "12.00", "12.00", None, None),  # nothing to adjust, nothing booked
+    ("11.40", "12.00", "12.00", None, "documented 11.40, charged 12.00, booked 12.00, "
+                                      "rounding adjustment none"),
+    ("11.41", "12.00", "12.00", "-0.60", "documented 11.41, charged 12.00, booked 12.00, "
+                                         "rounding adjustment -0.60"),
+    ("11.40", "12.00", "11.99", "-0.60", "documented 11.40, charged 12.00, booked 11.99, "
+                                         "rounding adjustment -0.60"),
+    ("11.40", "12.00", "12.00", "-0.599", "documented 11.40, charged 12.00, booked 12.00, "
+                                          "rounding adjustment -0.599"),  # sub-cent: caught
+])  # fmt: skip
+def test_an_invoice_vat_is_documented_charged_plus_adjustment_booked_plus_adjustment(
+        documented: str, charged: str, booked: str, adjustment: str | None,
+        expected: str | None) -> None:
+    found = [str(m) for m in compare_document(_invoice(documented, charged, booked, adjustment))]
+    assert found == ([] if expected is None else [
+        f"document INV-1 EUR VAT 19%: {expected} (documented must equal charged + adjustment "
+        "= booked + adjustment)"])

@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from payments_world import VISA, PaidWorld, charge
-from sqlalchemy import Connection, text
+from sqlalchemy import text
+from tampering import attacker
 from typer.testing import CliRunner
 
 from evbill.audit.reader import AuditPeriod, run_audit
 from evbill.cli import app
-from evbill.invoicing.chain_tables import CHILD_TABLES
-from evbill.invoicing.chain_tables import append_only_ddl as documents_ddl
-from evbill.invoicing.chain_tables import drop_append_only_ddl as drop_documents_ddl
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.service import InvoicingService
-from evbill.ledger.tables import APPEND_ONLY_TABLES
-from evbill.ledger.tables import append_only_ddl as ledger_ddl
-from evbill.ledger.tables import drop_append_only_ddl as drop_ledger_ddl
 from evbill.money import Money
 from evbill.payments.tables import PaymentChargeRow
 from evbill.store.database import Database
@@ -56,27 +49,6 @@ async def _world(paid: PaidWorld) -> dict[str, PaymentChargeRow]:
         "fleet-acme", "EUR", BillingPeriod(2025, 3), now=datetime(2025, 4, 1, 6, tzinfo=UTC))
     assert invoice is not None
     return charges
-
-
-@contextmanager
-def attacker(db: Database) -> Iterator[Connection]:
-    """Someone with database access: the ledger's and the documents' triggers lifted."""
-    with db.engine.connect() as conn:
-        conn.begin()
-        if db.backend == "postgresql":
-            for table in (*APPEND_ONLY_TABLES, "invoice_documents", *CHILD_TABLES):
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        else:
-            for statement in drop_ledger_ddl("sqlite") + drop_documents_ddl("sqlite"):
-                conn.execute(text(statement))
-        yield conn
-        if db.backend == "postgresql":
-            for table in (*APPEND_ONLY_TABLES, "invoice_documents", *CHILD_TABLES):
-                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
-        else:
-            for statement in ledger_ddl("sqlite") + documents_ddl("sqlite"):
-                conn.execute(text(statement))
-        conn.commit()
 
 
 def _cli(db: Database, *args: str) -> tuple[int, str]:

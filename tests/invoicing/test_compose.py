@@ -118,7 +118,12 @@ def test_credit_note_for_one_session_of_an_invoice() -> None:
     credit = compose_credit_note(issue(), original, refund_key="rf-4", reason="EVSE fault",
                                  session="S1002")  # fmt: skip
     assert [b.reference for b in credit.sessions] == ["S1002"]
-    assert credit.totals.gross == original.sessions[1].gross
+    # credited as the session was charged (VAT on its own nets), not its share of the
+    # invoice's VAT: the refund gives back what the payment took (see `vat_rounding`)
+    block = original.sessions[1]
+    assert credit.totals.net == block.net == D("14.15")
+    assert (block.vat, credit.totals.vat) == (D("2.70"), D("2.69"))  # 14.15 × 19 % = 2.6885
+    assert credit.totals.gross == D("16.84")
     with pytest.raises(DocumentError, match="S9999 is not on INV-2026-000009"):
         compose_credit_note(issue(), original, refund_key="rf-5", reason="x", session="S9999")
 

@@ -11,6 +11,13 @@ Four sources speak about every session in a currency:
 
 A source that has nothing for a session says zero: a missing capture, document or posting
 shows as a disagreement with the sources that do have the amount.
+
+An invoice over several postpaid sessions takes VAT once per rate on the sum of its line nets
+(EN 16931 BR-CO-17) and shares it out over its lines, while each session was charged and
+booked with its own VAT; the difference is booked when the invoice is issued (a `vat_rounding`
+ledger transaction). So for a session on an invoice, VAT is compared per session between the
+charge and the ledger only, and per invoice and rate: documented = charged + adjustment =
+booked + adjustment (`compare_document`). Nets stay per session; receipts stay per session.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["AuditReport", "Figures", "Mismatch", "SessionAudit", "Source", "compare_session",
-           "rate_key"]  # fmt: skip
+from evbill.money import minor_unit
+
+__all__ = ["AuditReport", "DocumentAudit", "Figures", "Mismatch", "SessionAudit", "Source",
+           "compare_document", "compare_session", "rate_key"]  # fmt: skip
 
 ZERO: Final = Decimal(0)
 
@@ -66,6 +75,8 @@ class SessionAudit:
     #: How far the exact rated total may lie from the sum of the rounded lines: half a minor
     #: unit per line the CDR can have been rounded into.
     allowance: Decimal = ZERO
+    #: The invoice the session is on: its VAT is then compared per invoice and rate.
+    invoice: str | None = None
 
     def of(self, source: Source) -> Figures:
         if source not in self.figures:
@@ -77,15 +88,41 @@ class SessionAudit:
 class Mismatch:
     """Sources that disagree on one measure of one session (amount None: not recorded)."""
 
-    session: str
+    session: str  # the session (CDR id), or the document number when `subject` is "document"
     currency: str
     measure: str  # "net", "VAT 19%", "refund", "refund VAT 19%"
     amounts: tuple[tuple[Source, Decimal | None], ...]
+    subject: str = "session"
+    note: str = ""
 
     def __str__(self) -> str:
         said = ", ".join(f"{source.value} {'none' if amount is None else f'{amount:f}'}"
                          for source, amount in self.amounts)  # fmt: skip
-        return f"session {self.session} {self.currency} {self.measure}: {said}"
+        return f"{self.subject} {self.session} {self.currency} {self.measure}: {said}{self.note}"
+
+
+@dataclass(slots=True)
+class DocumentAudit:
+    """One invoice: its VAT per rate, its sessions' charged and booked VAT per rate (summed),
+    and the rounding adjustment booked for it (None: no adjustment transaction)."""
+
+    number: str
+    currency: str
+    documented: dict[str, Decimal] = field(default_factory=dict)
+    charged: dict[str, Decimal] = field(default_factory=dict)
+    booked: dict[str, Decimal] = field(default_factory=dict)
+    adjustment: dict[str, Decimal] | None = None
+    in_scope: bool = False
+
+    @staticmethod
+    def add(target: dict[str, Decimal], rate: Decimal | str, amount: Decimal) -> None:
+        key = rate_key(rate)
+        target[key] = target.get(key, ZERO) + amount
+
+    def adjust(self, rate: Decimal | str, amount: Decimal) -> None:
+        if self.adjustment is None:
+            self.adjustment = {}
+        self.add(self.adjustment, rate, amount)
 
 
 @dataclass(slots=True)
@@ -150,11 +187,40 @@ def compare_session(audit: SessionAudit) -> list[Mismatch]:
     if _disagree(paid.values()) or off_rated:
         out.append(Mismatch(audit.session, audit.currency, "net", tuple(
             (s, _amount(audit.figures.get(s), f[s].net)) for s in Source)))
-    out += _per_rate(audit, "VAT", _PAID, {s: f[s].vat for s in _PAID})
+    taxed = (Source.CHARGED, Source.BOOKED) if audit.invoice else _PAID
+    out += _per_rate(audit, "VAT", taxed, {s: f[s].vat for s in taxed})
     refund = {s: f[s].refund_gross for s in _PAID}
     found = _check(audit, "refund", _PAID, refund)
     if found is not None:
         out.append(found)
     out += _per_rate(audit, "refund VAT", (Source.DOCUMENTED, Source.BOOKED),
                      {s: f[s].refund_vat for s in (Source.DOCUMENTED, Source.BOOKED)})
+    return out
+
+
+def _shown(amount: Decimal, unit: Decimal) -> Decimal:
+    """The amount in the currency's minor unit when it has no finer part (0.1 → 0.10)."""
+    rounded = amount.quantize(unit)
+    return rounded if rounded == amount else amount
+
+
+def compare_document(doc: DocumentAudit) -> list[Mismatch]:
+    """Every rate where the invoice's VAT differs from its sessions' charged VAT plus the
+    rounding adjustment, or from their booked VAT plus the adjustment."""
+    adjustment = doc.adjustment or {}
+    unit = Decimal(1).scaleb(-minor_unit(doc.currency))
+    rates = sorted({*doc.documented, *doc.charged, *doc.booked, *adjustment}, key=Decimal,
+                   reverse=True)  # fmt: skip
+    out = []
+    for rate in rates:
+        adj, stated, charged, booked = (_shown(amounts.get(rate, ZERO), unit) for amounts in (
+            adjustment, doc.documented, doc.charged, doc.booked))  # fmt: skip
+        if stated == charged + adj == booked + adj:
+            continue
+        shown = "none" if doc.adjustment is None or rate not in adjustment else f"{adj:f}"
+        note = (f", rounding adjustment {shown} (documented must equal charged + adjustment "
+                "= booked + adjustment)")
+        out.append(Mismatch(doc.number, doc.currency, f"VAT {rate}%", (
+            (Source.DOCUMENTED, stated), (Source.CHARGED, charged), (Source.BOOKED, booked)),
+            subject="document", note=note))
     return out

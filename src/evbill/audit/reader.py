@@ -18,9 +18,18 @@ from typing import Final
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from evbill.audit.compare import AuditReport, Figures, SessionAudit, Source, compare_session
+from evbill.audit.compare import (
+    AuditReport,
+    DocumentAudit,
+    Figures,
+    SessionAudit,
+    Source,
+    compare_document,
+    compare_session,
+)
 from evbill.audit.rated import rated_net
 from evbill.invoicing.tables import DocumentLineRow, DocumentRow, DocumentSessionRow
+from evbill.invoicing.vat_rounding import KEY_PREFIX as ROUNDING_KEY
 from evbill.ledger.tables import EntryRow, TransactionRow
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow, SessionPaymentRow
 from evbill.store.database import Database
@@ -32,6 +41,7 @@ _SALES: Final = ("capture", "wallet_spend", "postpaid_charge", "adjustment", "re
 _REVENUE: Final = "revenue:charging:"
 _REFUNDS: Final = "revenue:refunds:"
 _VAT: Final = "liability:vat:"
+_ROUNDING: Final = "vat_rounding"
 Progress = Callable[[str, int], None]  # (stage, items done since the last call)
 
 
@@ -86,6 +96,14 @@ class _World:
                 .where(SessionPaymentRow.session_id.is_not(None)))
             if sid in self.cdr_of_session}  # fmt: skip
         self.cdr_ids = set(self.cdr_of_session.values())
+        #: invoices by source key, and the invoice (source key) each session is on
+        self.invoices: dict[str, DocumentAudit] = {}
+        self.invoice_of: dict[str, str] = {}
+
+    def invoice(self, reference: str) -> DocumentAudit | None:
+        """The invoice the reference's session is on (in or out of the period), if any."""
+        key = self.invoice_of.get(self.resolve(reference))
+        return None if key is None else self.invoices[key]
 
     def audit(self, session: str, currency: str) -> SessionAudit:
         key = (session, currency)
@@ -132,6 +150,10 @@ def _charges(s: Session, world: _World, report: AuditReport) -> None:
     for row in s.scalars(select(PaymentChargeRow)):
         figures = world.figures(row.reference, row.currency, Source.CHARGED, row.created_at)
         world.progress("payments", 1)
+        invoice = world.invoice(row.reference)
+        if invoice is not None:
+            for line in row.vat or ():
+                invoice.add(invoice.charged, line["rate"], Decimal(str(line["amount"])))
         if figures is None:
             continue
         report.payments += 1
@@ -143,16 +165,22 @@ def _charges(s: Session, world: _World, report: AuditReport) -> None:
 
 def _documents(s: Session, world: _World, report: AuditReport) -> None:
     query = (select(DocumentRow.id, DocumentRow.doc_type, DocumentRow.currency,
-                    DocumentRow.issued_at, DocumentSessionRow.reference,
-                    DocumentSessionRow.cdr_id, DocumentLineRow.net, DocumentLineRow.vat,
-                    DocumentLineRow.vat_rate)
+                    DocumentRow.issued_at, DocumentRow.number, DocumentRow.source_key,
+                    DocumentSessionRow.reference, DocumentSessionRow.cdr_id, DocumentLineRow.net,
+                    DocumentLineRow.vat, DocumentLineRow.vat_rate)
              .join(DocumentSessionRow, DocumentSessionRow.document_id == DocumentRow.id)
              .join(DocumentLineRow, and_(
                  DocumentLineRow.document_id == DocumentSessionRow.document_id,
                  DocumentLineRow.session_position == DocumentSessionRow.position)))
     seen: set[int] = set()
-    for doc_id, kind, currency, issued, reference, cdr_id, net, vat, rate in s.execute(query):
+    for (doc_id, kind, currency, issued, number, key, reference, cdr_id, net, vat,
+         rate) in s.execute(query):  # fmt: skip
         ref = cdr_id if cdr_id is not None and cdr_id in world.cdr_ids else reference
+        invoice = None
+        if kind == "INVOICE":  # VAT per invoice and rate (BR-CO-17), whatever the period
+            invoice = world.invoices.setdefault(key, DocumentAudit(number, currency))
+            invoice.add(invoice.documented, rate, vat)
+            world.invoice_of[world.resolve(ref)] = key
         figures = world.figures(ref, currency, Source.DOCUMENTED, issued)
         if figures is None:
             continue
@@ -162,28 +190,61 @@ def _documents(s: Session, world: _World, report: AuditReport) -> None:
         if kind == "CREDIT_NOTE":
             figures.refund_gross += net + vat
             figures.add_vat(rate, vat, refund=True)
+        elif invoice is not None:
+            invoice.in_scope = True
+            world.audit(world.resolve(ref), currency).invoice = number
+            figures.net += net
         else:
             figures.net += net
             figures.add_vat(rate, vat)
     report.documents = len(seen)
 
 
+def _rounding(world: _World, key: str, reference: str, currency: str, when: datetime,
+              account: str, amount: Decimal) -> bool:  # fmt: skip
+    """An invoice's VAT rounding adjustment entry; False when out of the period."""
+    source = key.removeprefix(ROUNDING_KEY)
+    invoice = world.invoices.get(source)
+    if invoice is None:  # adjusts no invoice there is: its VAT shows against nothing
+        if world.period is not None:
+            start, end = world.period.bounds()
+            if not start <= _utc(when) < end:
+                return False
+        invoice = world.invoices[source] = DocumentAudit(reference, currency, in_scope=True)
+    elif not invoice.in_scope:
+        return False
+    if invoice.adjustment is None:
+        invoice.adjustment = {}
+    if account.startswith(_VAT):
+        invoice.adjust(account.rsplit(":", 1)[1], -amount)
+    return True
+
+
 def _postings(s: Session, world: _World, report: AuditReport) -> None:
-    query = (select(TransactionRow.id, TransactionRow.reference, TransactionRow.kind,
-                    TransactionRow.occurred_at, EntryRow.account, EntryRow.amount,
-                    EntryRow.currency)
+    query = (select(TransactionRow.id, TransactionRow.idempotency_key, TransactionRow.reference,
+                    TransactionRow.kind, TransactionRow.occurred_at, EntryRow.account,
+                    EntryRow.amount, EntryRow.currency)
              .join(EntryRow, EntryRow.transaction_id == TransactionRow.id)
-             .where(TransactionRow.kind.in_((*_SALES, "refund"))))
+             .where(TransactionRow.kind.in_((*_SALES, "refund", _ROUNDING))))
     seen: set[str] = set()
-    for txn, reference, kind, occurred, account, text, currency in s.execute(query):
+    for txn, key, reference, kind, occurred, account, text, currency in s.execute(query):
         when = datetime.fromisoformat(occurred.replace("Z", "+00:00"))
+        amount = Decimal(text)
+        if kind == _ROUNDING:
+            if _rounding(world, key, reference, currency, when, account, amount) \
+                    and txn not in seen:
+                seen.add(txn)
+                world.progress("ledger", 1)
+            continue
+        invoice = world.invoice(reference) if kind != "refund" else None
+        if invoice is not None and account.startswith(_VAT):
+            invoice.add(invoice.booked, account.rsplit(":", 1)[1], -amount)
         figures = world.figures(reference, currency, Source.BOOKED, when)
         if figures is None:
             continue
         if txn not in seen:
             seen.add(txn)
             world.progress("ledger", 1)
-        amount = Decimal(text)
         if kind == "refund":
             if account.startswith((_REFUNDS, _VAT)):
                 figures.refund_gross += amount
@@ -206,13 +267,16 @@ def run_audit(db: Database, period: AuditPeriod | None = None, *,
     report = AuditReport()
     with db.read_sessions() as s:
         world = _World(s, period, progress)
+        _documents(s, world, report)  # first: which sessions are on an invoice
         _charges(s, world, report)
-        _documents(s, world, report)
         _postings(s, world, report)
     report.sessions = len(world.audits)
     report.mismatches = [m for audit in sorted(world.audits.values(),
                                                key=lambda a: (a.session, a.currency))
                          for m in compare_session(audit)]  # fmt: skip
+    report.mismatches += [m for doc in sorted(world.invoices.values(),
+                                              key=lambda d: (d.number, d.currency))
+                          if doc.in_scope for m in compare_document(doc)]  # fmt: skip
     return report
 
 
@@ -223,4 +287,4 @@ def audit_counts(db: Database) -> Iterator[tuple[str, int]]:
         yield "payments", s.scalar(select(func.count()).select_from(PaymentChargeRow)) or 0
         yield "documents", s.scalar(select(func.count()).select_from(DocumentRow)) or 0
         yield "ledger", s.scalar(select(func.count()).select_from(TransactionRow).where(
-            TransactionRow.kind.in_((*_SALES, "refund")))) or 0
+            TransactionRow.kind.in_((*_SALES, "refund", _ROUNDING)))) or 0

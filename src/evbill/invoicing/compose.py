@@ -309,7 +309,9 @@ def compose_credit_note(
 ) -> Document:
     """Credit note for a refund of `original` (or of its one `session`): in full, or `amount`.
 
-    Seller and buyer are the original's (same VAT id, same taxation). A partial refund is
+    Seller and buyer are the original's (same VAT id, same taxation). A session of an invoice
+    is credited with the VAT it was charged (on its own nets, as its payment and the ledger
+    took it), not its share of the invoice's VAT (see `vat_rounding`). A partial refund is
     shared over the refunded sessions by their gross, and within a session split per VAT
     category and rate like the payment's refund (each rate's VAT rounded half up), so the VAT
     given back matches what the ledger reverses; each session keeps its own data.
@@ -330,6 +332,11 @@ def compose_credit_note(
                   for v in original.totals.by_rate if v.exemption_reason}
     period = (original.period_start, original.period_end)
     key = f"credit:{refund_key}"
+    if session is not None and original.doc_type is DocumentType.INVOICE:
+        # The session was charged, booked and is refunded with its own VAT (on its own nets);
+        # the invoice shows its share of the invoice's VAT instead, and the difference stays in
+        # the invoice's rounding adjustment. Credit what the refund gives back.
+        blocks = [with_document_vat([b], original.currency)[0][0] for b in blocks]
     gross = sum((b.gross for b in blocks), Decimal(0))
     if amount is not None and round_minor(amount, original.currency) != gross:
         blocks = _refund_blocks(original, blocks, round_minor(amount, original.currency),

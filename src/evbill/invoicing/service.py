@@ -33,6 +33,7 @@ from evbill.invoicing.repository import document_by_key, load_document, next_num
 from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
 from evbill.invoicing.sources import charged_session, customer_party, uninvoiced_sessions
 from evbill.invoicing.tables import BillingCustomerRow, DocumentRow, DocumentSessionRow
+from evbill.invoicing.vat_rounding import book_vat_rounding
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
 from evbill.store.database import Database
 
@@ -182,12 +183,16 @@ class InvoicingService:
     def issue_invoices_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
                           now: datetime) -> list[Document]:  # fmt: skip
         """Inside the caller's transaction: the account's invoices for `period` (one per taxing
-        country), existing ones as issued, new ones numbered (not committed)."""
+        country), existing ones as issued, new ones numbered (not committed). Each invoice's
+        VAT rounding adjustment (its VAT per rate less its sessions' booked VAT) is booked in
+        the same transaction, once (a repeat books what an older invoice still lacks)."""
         issued = [load_document(s, row) for row in _invoices_of(s, account, period, currency)]
-        if issued:  # a repeated call returns what the first issued
-            return issued
-        docs = self.compose_invoices_in(s, account, currency, period, now)
-        return [self._number_and_save(s, d) for d in docs]
+        if not issued:  # a repeated call returns what the first issued
+            docs = self.compose_invoices_in(s, account, currency, period, now)
+            issued = [self._number_and_save(s, d) for d in docs]
+        for doc in issued:
+            book_vat_rounding(s, doc, at=now)
+        return issued
 
     def issue_invoice_in(self, s: Session, account: str, currency: str, period: BillingPeriod,
                          now: datetime) -> Document | None:  # fmt: skip

@@ -50,6 +50,7 @@ class TransactionKind(StrEnum):
     PAYOUT = "payout"
     REVERSAL = "reversal"
     ADJUSTMENT = "adjustment"
+    VAT_ROUNDING = "vat_rounding"  # an invoice's VAT per rate vs its sessions' booked VAT
 
 
 def _positive(account: str, money: Money) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "provider_fee",
     "refund",
     "release_hold",
+    "vat_rounding",
     "wallet_spend",
     "wallet_topup",
 ]
@@ -156,3 +157,21 @@ def payout(meta: Meta, provider: str, amount: Money, bank: str = "main") -> Tran
         Entry.debit(acc.bank(bank), amount),
         Entry.credit(acc.provider_clearing(provider), amount),
     ])
+
+
+def vat_rounding(meta: Meta, customer: str, differences: Sequence[VatLine]) -> Transaction | None:
+    """An invoice's VAT per rate (BR-CO-17: once on the sum of its nets) less the VAT booked
+    when its sessions were charged one by one: a positive difference is owed by the customer
+    (receivable debited, VAT payable credited), a negative one given back. Rates whose
+    difference is zero write nothing; None when every difference is zero."""
+    changed = [v for v in differences if not v.amount.is_zero()]
+    if not changed:
+        return None
+    lines = [Entry.credit(acc.vat_payable(v.country, v.rate), v.amount) if v.amount.amount > 0
+             else Entry.debit(acc.vat_payable(v.country, v.rate), -v.amount) for v in changed]
+    owed = sum_money([v.amount for v in changed], changed[0].amount.currency)
+    if owed.amount > 0:
+        lines.append(Entry.debit(acc.receivable(customer), owed))
+    elif owed.amount < 0:
+        lines.append(Entry.credit(acc.receivable(customer), -owed))
+    return _txn(meta, TransactionKind.VAT_ROUNDING, lines)

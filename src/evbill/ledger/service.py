@@ -16,10 +16,10 @@ from evbill.ledger.errors import ConcurrentAppend, DayClosed, InvalidProof, Unkn
 from evbill.ledger.hashing import chain_transaction, restore_transaction
 from evbill.ledger.journal import Transaction, reverse
 from evbill.ledger.merkle import DailyRoot, InclusionProof, close_day, inclusion_proof
-from evbill.ledger.repository import UnitOfWorkFactory
+from evbill.ledger.repository import LedgerRepository, UnitOfWorkFactory
 from evbill.ledger.verify import Verifier, VerifyReport
 
-__all__ = ["LedgerService"]
+__all__ = ["LedgerService", "append_transaction"]
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +45,10 @@ class LedgerService:
 
     def _post_once(self, txn: Transaction) -> Transaction:
         with self._uow() as uow:
-            head = uow.repo.lock_head()
-            existing = uow.repo.entries_of_key(txn.idempotency_key)
-            if existing:
-                log.info("ledger.replayed key=%s transaction_id=%s",
-                         txn.idempotency_key, existing[0].transaction_id)
-                return restore_transaction(existing)
-            day = txn.day.isoformat()
-            if uow.repo.root(day) is not None:
-                raise DayClosed(
-                    f"occurred_at: {txn.occurred_at.isoformat()} falls on {day}, whose root is "
-                    "already published; post a correction dated on an open day"
-                )
-            entries = chain_transaction(txn, head)
-            uow.repo.append(entries, head)
-            uow.commit()
-        log.info("ledger.posted key=%s transaction_id=%s kind=%s entries=%d first_seq=%d",
-                 txn.idempotency_key, txn.id, txn.kind.value, len(entries), entries[0].seq)
-        return txn
+            posted, fresh = append_transaction(uow.repo, txn)
+            if fresh:
+                uow.commit()
+        return posted
 
     def transaction(self, transaction_id: str) -> Transaction | None:
         with self._uow() as uow:
@@ -139,3 +125,26 @@ class LedgerService:
     def trial_balance(self) -> TrialBalance:
         with self._uow(snapshot=True) as uow:
             return trial_balance(uow.repo.amounts())
+
+
+def append_transaction(repo: LedgerRepository, txn: Transaction) -> tuple[Transaction, bool]:
+    """Chain `txn` onto the locked head (not committed); (the stored transaction, appended
+    now). A repeated idempotency key returns the first transaction unchanged."""
+    head = repo.lock_head()
+    existing = repo.entries_of_key(txn.idempotency_key)
+    if existing:
+        log.info("ledger.replayed key=%s transaction_id=%s",
+                 txn.idempotency_key, existing[0].transaction_id)
+        return restore_transaction(existing), False
+    day = txn.day.isoformat()
+    if repo.root(day) is not None:
+        raise DayClosed(
+            f"occurred_at: {txn.occurred_at.isoformat()} falls on {day}, whose root is "
+            "already published; post a correction dated on an open day"
+        )
+    entries = chain_transaction(txn, head)
+    repo.append(entries, head)
+    log.info("ledger.posted key=%s transaction_id=%s kind=%s entries=%d first_seq=%d",
+             txn.idempotency_key, txn.id, txn.kind.value, len(entries), entries[0].seq)
+    return txn, True
+

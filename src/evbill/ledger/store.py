@@ -19,13 +19,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from evbill.ledger.errors import ConcurrentAppend
-from evbill.ledger.hashing import GENESIS_HASH, ChainHead, StoredEntry
+from evbill.ledger.hashing import GENESIS_HASH, ChainHead, StoredEntry, restore_transaction
+from evbill.ledger.journal import Transaction
 from evbill.ledger.merkle import DailyRoot
 from evbill.ledger.repository import UnitOfWorkFactory
+from evbill.ledger.service import append_transaction
 from evbill.ledger.tables import ChainHeadRow, DailyRootRow, EntryRow, TransactionRow
 from evbill.store.database import Database
 
-__all__ = ["SqlLedgerRepository", "SqlLedgerUnitOfWork", "sql_unit_of_work"]
+__all__ = ["SqlLedgerRepository", "SqlLedgerUnitOfWork", "post_within", "sql_unit_of_work"]
 
 E = cast(Table, EntryRow.__table__)
 T = cast(Table, TransactionRow.__table__)
@@ -222,3 +224,15 @@ def sql_unit_of_work(db: Database) -> UnitOfWorkFactory:
         return SqlLedgerUnitOfWork(db, snapshot=snapshot)
 
     return factory
+
+
+def post_within(session: Session, txn: Transaction) -> Transaction:
+    """Append `txn` inside the caller's database transaction, so it commits (or rolls back)
+    with the caller's own writes; the chain head stays locked until the caller commits.
+    Idempotent like `LedgerService.post`: a key already stored returns its transaction
+    (checked before the head lock, so a repeat takes no lock)."""
+    repo = SqlLedgerRepository(session)
+    existing = repo.entries_of_key(txn.idempotency_key)
+    if existing:
+        return restore_transaction(existing)
+    return append_transaction(repo, txn)[0]
