@@ -284,11 +284,11 @@ async def test_a_failed_hook_is_settled_by_the_sweep(
     real = paid.billing.charges.charge
     failures = iter([RuntimeError("invoicing briefly unavailable")])
 
-    def flaky(cdr_id: str, reference: str) -> object:
+    def flaky(cdr_id: str, reference: str, account: str | None = None) -> object:
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return real(cdr_id, reference)
+        return real(cdr_id, reference, account)
 
     monkeypatch.setattr(paid.billing.charges, "charge", flaky)
     station = await paid.world.station("E2E-2", "2.0.1")

@@ -37,6 +37,10 @@ def stories_text(result: ShowcaseResult) -> list[str]:
     a, w, f, r = s.adhoc, s.wallet, s.fleet, s.refund
     on_invoice = next((d.sessions for d in result.money.books.documents
                        if d.number == f.invoice), f.sessions)
+    difference = f.invoice_total.amount - f.posted.amount
+    rounding = (f"receivable {f.receivable}" if not difference else
+                f"its VAT is computed once on the invoice's net (EN 16931 BR-CO-17), so "
+                f"{difference:+} of VAT rounding is booked and the receivable is {f.receivable}")
     return [
         f"Ad hoc card payer ({a.card}) at {a.station_id}: hold {a.held} at the start, "
         f"captured {a.captured} (the rated amount), released {a.released} → receipt "
@@ -46,7 +50,7 @@ def stories_text(result: ShowcaseResult) -> list[str]:
         f"receipt {w.receipt}.",
         f"Postpaid fleet {f.name} ({f.account}): {on_invoice} sessions ({f.sessions} by its "
         f"vans, the rest on its fleet card) posted to its receivable, {f.posted} → month "
-        f"{s.period} billed: invoice {f.invoice} over {f.invoice_total}.",
+        f"{s.period} billed: invoice {f.invoice} over {f.invoice_total}; {rounding}.",
         f"Refund: {r.amount} of the ad hoc session back to the card ({r.reason}) → credit "
         f"note {r.credit_note}, correcting {r.corrects}.",
     ]

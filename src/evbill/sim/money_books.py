@@ -16,8 +16,10 @@ from sqlalchemy import select
 from evbill.invoicing.cii import to_cii
 from evbill.invoicing.tables import DocumentRow
 from evbill.invoicing.ubl import to_ubl
+from evbill.invoicing.vat_rounding import adjustment_key
 from evbill.ledger.merkle import DailyRoot
 from evbill.ledger.proof_check import check_proof
+from evbill.ledger.tables import EntryRow, TransactionRow
 from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentRefundRow
 from evbill.sim.money_world import MoneyWorld
 
@@ -138,12 +140,25 @@ def check_documents(world: MoneyWorld, files: dict[str, tuple[Path, ...]],
             documented.add(f"refund {key}")
         else:
             paid = sum((charges[ref].gross for ref in references if ref in charges), Decimal(0))
+            if kind == "invoice":  # plus its booked VAT rounding adjustment (BR-CO-17)
+                paid += _rounding_booked(world, row.source_key)
             documented.update(f"charge {ref}" for ref in references)
         checks.append(DocumentCheck(row.number, row.doc_type, row.account_id, row.currency,
                                     abs(row.total_gross), paid, len(references),
                                     files.get(row.number, ())))
     expected = {f"charge {ref}" for ref in charges} | {f"refund {rid}" for rid in refunds}
     return tuple(checks), tuple(sorted(expected - documented))
+
+
+def _rounding_booked(world: MoneyWorld, source_key: str) -> Decimal:
+    """What the invoice's VAT rounding adjustment moved on the customer's receivable (0 when
+    none was booked), read from the ledger, not recomputed."""
+    with world.db.read_sessions() as r:
+        amounts = r.scalars(select(EntryRow.amount)
+                            .join(TransactionRow, TransactionRow.id == EntryRow.transaction_id)
+                            .where(TransactionRow.idempotency_key == adjustment_key(source_key),
+                                   EntryRow.account.like("asset:receivable:%")))
+        return sum((Decimal(a) for a in amounts), Decimal(0))
 
 
 def _payment_transaction(world: MoneyWorld, receipt: str) -> str | None:

@@ -30,6 +30,7 @@ from evbill.invoicing.billing_run import prepare_run, work
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.model import Party
 from evbill.invoicing.tables import DocumentRow
+from evbill.ledger.tables import EntryRow
 from evbill.money import Money
 from evbill.payments.tables import (
     PaymentAuthorizationRow,
@@ -97,6 +98,7 @@ class FleetStory:
     posted: Money  # to the receivable, over the whole day
     invoice: str
     invoice_total: Money
+    receivable: Money  # the ledger's balance after the invoice (its VAT rounding booked too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,14 @@ def bill_month(world: MoneyWorld, day: date, at: datetime) -> list[str]:
     return work(world.invoicing, period, worker="evbill-demo", now=world.clock, pdf=False).issued
 
 
+def receivable_balance(world: MoneyWorld, account: str, currency: str) -> Money:
+    """The customer's receivable as the ledger holds it."""
+    with world.db.read_sessions() as r:
+        amounts = r.scalars(select(EntryRow.amount).where(
+            EntryRow.account == f"asset:receivable:{account}", EntryRow.currency == currency))
+        return Money(sum((Decimal(a) for a in amounts), Decimal(0)), currency)
+
+
 def postpaid_total(world: MoneyWorld, account: str) -> Money:
     with world.db.read_sessions() as r:
         rows = r.execute(select(PaymentChargeRow.gross, PaymentChargeRow.currency).where(
@@ -311,7 +321,8 @@ async def play_tour(world: MoneyWorld, url: str, plan: TourPlan) -> TourStories:
         total = r.scalar(select(DocumentRow.total_gross).where(DocumentRow.number == invoice))
     posted = postpaid_total(world, plan.fleet_account)
     fleet = FleetStory(plan.fleet_account, plan.fleet_name, sessions, posted, invoice,
-                       Money(total or Decimal(0), posted.currency))
+                       Money(total or Decimal(0), posted.currency),
+                       receivable_balance(world, plan.fleet_account, posted.currency))
     return TourStories(plan.day, str(BillingPeriod(plan.day.year, plan.day.month)), adhoc,
                        wallet, fleet, refund)
 
