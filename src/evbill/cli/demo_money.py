@@ -106,7 +106,9 @@ def browse_lines(result: ShowcaseResult) -> list[str]:
         "Check the proof yourself: python3 src/evbill/ledger/proof_check.py "
         f"{books.ledger.proof_file} {books.ledger.root.root}",
         "Browse it all in the portal: start",
-        f"  EVBILL_DATA_DIR={data_dir} EVBILL_DATABASE_URL={url} .venv/bin/evbill serve",
+        # a demo over plain http: the placeholder issuer allowed, cookies without Secure
+        f"  EVBILL_DATA_DIR={data_dir} EVBILL_DATABASE_URL={url} EVBILL_INVOICE_DEMO=true "
+        "EVBILL_API_DEMO=true .venv/bin/evbill serve",
         "then open http://127.0.0.1:8000/portal/login (API under http://127.0.0.1:8000/api/v1).",
     ]
 
