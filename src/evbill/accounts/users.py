@@ -15,23 +15,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from evbill.accounts.crypto import FieldCipher, Passwords, WeakPassword
-from evbill.api.tables import ApiKeyRow, UserRow
+from evbill.accounts.roles import STAFF, Role
+from evbill.accounts.tables import ApiKeyRow, UserRow
 from evbill.store.database import Database
 
 __all__ = [
     "API_KEY_PREFIX",
-    "STAFF",
     "ApiKeyIssued",
     "DuplicateUser",
     "InvalidUser",
     "Profile",
-    "Role",
     "UnknownUser",
     "UserError",
     "UserService",
@@ -42,15 +40,6 @@ log = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 API_KEY_PREFIX = "evk_"
-
-
-class Role(StrEnum):
-    DRIVER = "driver"
-    OPERATOR_ADMIN = "operator_admin"
-    FINANCE = "finance"
-
-
-STAFF = (Role.OPERATOR_ADMIN, Role.FINANCE)
 
 
 class UserError(ValueError):

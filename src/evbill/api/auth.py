@@ -18,23 +18,22 @@ from typing import Any
 from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired
 
-from evbill.accounts.users import API_KEY_PREFIX, STAFF, Role, hash_key_secret
+from evbill.accounts.roles import Role
+from evbill.accounts.tables import ApiKeyRow, UserRow
+from evbill.accounts.users import API_KEY_PREFIX, hash_key_secret
 from evbill.api.context import ApiContext, context_of
 from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
 from evbill.api.signins import is_live, open_session
-from evbill.api.tables import ApiKeyRow, UserRow
 
 __all__ = [
-    "API_KEY_PREFIX",
     "COOKIE_NAME",
-    "STAFF",
     "Allow",
     "Principal",
     "Public",
-    "Role",
+    "cookie_principal",
     "csrf_token",
-    "hash_key_secret",
     "issue_token",
+    "new_cookie",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,6 +195,3 @@ class Public:
 
     def __call__(self) -> None:
         return None
-
-
-ALL_ROLES = (Role.DRIVER, Role.OPERATOR_ADMIN, Role.FINANCE)

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from evbill.accounts.tables import UserRow
 from evbill.api.context import ApiContext
 from evbill.api.problems import Unauthorized
 from evbill.api.security_tables import AuthSessionRow
-from evbill.api.tables import UserRow
 
 __all__ = ["change_password", "is_live", "open_session", "revoke", "revoke_all"]
 

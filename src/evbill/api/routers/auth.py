@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from evbill.accounts.crypto import WeakPassword
-from evbill.api.auth import ALL_ROLES, Allow, Principal, Public, Role, issue_token
+from evbill.accounts.roles import ALL_ROLES, Role
+from evbill.accounts.tables import UserRow
+from evbill.api.auth import Allow, Principal, Public, issue_token
 from evbill.api.context import context_of
 from evbill.api.problems import BadRequest
 from evbill.api.schemas import PasswordChange, ProfileOut, SignIn, SignUp, TokenOut
 from evbill.api.signins import change_password, revoke
-from evbill.api.tables import UserRow
 from evbill.api.users import sign_in as check_sign_in
 from evbill.api.users import translated, users_of
 
