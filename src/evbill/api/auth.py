@@ -19,11 +19,12 @@ from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired
 
 from evbill.accounts.roles import Role
-from evbill.accounts.tables import ApiKeyRow, UserRow
-from evbill.accounts.users import API_KEY_PREFIX, hash_key_secret
+from evbill.accounts.tables import UserRow
+from evbill.accounts.users import API_KEY_PREFIX
 from evbill.api.context import ApiContext, context_of
 from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
 from evbill.api.signins import is_live, open_session
+from evbill.api.users import users_of
 
 __all__ = [
     "COOKIE_NAME",
@@ -85,17 +86,10 @@ def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "",
 
 
 def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
-    body = presented[len(API_KEY_PREFIX):]
-    key_id, _, secret = body.partition(".")
-    if not key_id or not secret:
+    holder = users_of(ctx).api_key(presented)
+    if holder is None:
         return None
-    with ctx.db.read_sessions() as s:
-        row = s.get(ApiKeyRow, key_id)
-        if row is None or row.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(row.secret_hash, hash_key_secret(secret)):
-            return None
-        return Principal(Role(row.role), None, row.operator_id, None, "api_key")
+    return Principal(holder.role, None, holder.operator_id, None, "api_key")
 
 
 def _token_user(ctx: ApiContext, token: str) -> tuple[Any, Any]:
