@@ -1,7 +1,8 @@
-"""The user domain checks its own credentials without the HTTP layer: an operator API key is
-verified by `UserService.api_key` (unknown, revoked, a wrong secret or a forged key id are
-refused) and a password is changed by `UserService.change_password` (the current one is
-required, the new one follows the sign-up rules), on the real database."""
+"""The user domain checks its own credentials without the HTTP layer: who a signed-in user is
+(`UserService.identity`, none once disabled), whether an operator API key is live
+(`UserService.api_key`: unknown, revoked, a wrong secret or a borrowed key id are refused) and
+a password change (`UserService.change_password`: the current one is required, the new one
+follows the sign-up rules), on the real database."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from evbill.accounts.roles import Role
 from evbill.accounts.users import (
     API_KEY_PREFIX,
     ApiKeyHolder,
+    Identity,
     InvalidUser,
     UnknownUser,
     UserService,
@@ -72,3 +74,17 @@ def test_an_unknown_user_has_no_password_to_change(users: UserService) -> None:
         users.change_password("usr_missing", PASSWORD, "another long password")
     with pytest.raises(UnknownUser):
         users.profile("usr_missing")
+
+
+def test_an_identity_names_role_network_and_card_account_until_disabled(
+        users: UserService) -> None:  # fmt: skip
+    driver = users.create("dan@example.org", PASSWORD, "Dan", Role.DRIVER)
+    admin = users.create("ada@example.org", PASSWORD, "Ada", Role.OPERATOR_ADMIN, "op-a")
+    assert users.identity(driver.id) == Identity(driver.id, Role.DRIVER, None,
+                                                 f"driver.{driver.id}")  # fmt: skip
+    assert users.identity(admin.id) == Identity(admin.id, Role.OPERATOR_ADMIN, "op-a",
+                                                f"driver.{admin.id}")  # fmt: skip
+
+    users.set_disabled(admin.id, True)
+    assert users.identity(admin.id) is None
+    assert users.identity("usr_missing") is None

@@ -31,6 +31,7 @@ __all__ = [
     "ApiKeyHolder",
     "ApiKeyIssued",
     "DuplicateUser",
+    "Identity",
     "InvalidUser",
     "Profile",
     "UnknownUser",
@@ -87,6 +88,17 @@ class ApiKeyIssued:
     secret: str  # shown once
     role: str
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an enabled user is to every caller: role, operator network (staff) and the account
+    their id tokens bill to (`id_tokens.account`)."""
+
+    user_id: str
+    role: Role
+    operator_id: str | None
+    token_account: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +159,14 @@ class UserService:
         if user is None or not self._passwords.verify(stored, password):
             return None
         return user
+
+    def identity(self, user_id: str) -> Identity | None:
+        """The enabled user `user_id`, or None (unknown or disabled)."""
+        with self._db.read_sessions() as s:
+            user = s.get(UserRow, user_id)
+        if user is None or user.disabled:
+            return None
+        return Identity(user.id, Role(user.role), user.operator_id, user.token_account)
 
     def change_password(self, user_id: str, current: str, new: str) -> None:
         """Check `current` and store `new` (same rules as sign-up). Ending the user's sign-in

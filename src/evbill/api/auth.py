@@ -75,11 +75,10 @@ def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "",
         return None
     cached = ctx.users.get(user_id)
     if cached is None:
-        with ctx.db.read_sessions() as s:
-            user = s.get(UserRow, user_id)
-            if user is None or user.disabled:
-                return None
-            cached = (Role(user.role), user.operator_id, user.token_account)
+        identity = users_of(ctx).identity(user_id)
+        if identity is None:
+            return None
+        cached = (identity.role, identity.operator_id, identity.token_account)
         ctx.users.put(user_id, cached)
     role, operator_id, account = cached
     return Principal(role, user_id, operator_id, account, via, nonce, str(session))
