@@ -10,13 +10,15 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from evbill.accounts.roles import Role
 from evbill.accounts.stations import StationRegistry
+from evbill.accounts.tables import UserRow
 from evbill.accounts.tokens import TokenRegistry
-from evbill.api.auth import Role, issue_token
+from evbill.api.auth import issue_token
 from evbill.api.commands import adhoc_service
 from evbill.api.context import ApiContext
 from evbill.api.settings import ApiSettings
-from evbill.api.tables import TariffOwnerRow, UserRow
+from evbill.api.tables import TariffOwnerRow
 from evbill.api.users import users_of
 from evbill.config import Settings
 from evbill.invoicing.tables import DocumentRow

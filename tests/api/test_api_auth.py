@@ -9,9 +9,9 @@ from api_world import PASSWORD, World, bearer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from evbill.accounts.tables import UserRow
 from evbill.api import auth as auth_module
 from evbill.api.context import ApiContext
-from evbill.api.tables import UserRow
 
 PROBLEM = "application/problem+json"
 

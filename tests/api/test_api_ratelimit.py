@@ -14,8 +14,8 @@ from api_world import PASSWORD, T0, Clock, api_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from evbill.accounts.roles import Role
 from evbill.api.app import create_app
-from evbill.api.auth import Role
 from evbill.api.context import ApiContext
 from evbill.api.ratelimit import LoginLimiter
 from evbill.api.tables import LoginFailureRow

@@ -20,10 +20,10 @@ from cryptography.fernet import Fernet
 from playwright.sync_api import Page
 from pydantic import SecretStr
 
+from evbill.accounts.roles import Role
 from evbill.accounts.stations import StationRegistry
 from evbill.accounts.tokens import TokenRegistry
 from evbill.api.app import create_app
-from evbill.api.auth import Role
 from evbill.api.context import ApiContext
 from evbill.api.server import serve_api
 from evbill.api.settings import ApiSettings

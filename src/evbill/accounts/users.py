@@ -1,5 +1,6 @@
 """Customers and staff: drivers (sign-up), operator staff (admin, finance: created by the CLI or
-by an admin of the same network), sign-in checks, profiles and operator API keys.
+by an admin of the same network), sign-in and password checks, profiles and operator API keys
+(issued, verified, revoked).
 
 Emails and names are stored encrypted; an email is found through its keyed hash. Every user,
 driver or staff, follows the same password rules (`evbill.accounts.crypto.Passwords`).
@@ -9,32 +10,34 @@ The HTTP layer (`evbill.api.users`) translates the errors below into problem res
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from evbill.accounts.crypto import FieldCipher, Passwords, WeakPassword
-from evbill.api.tables import ApiKeyRow, UserRow
+from evbill.accounts.roles import STAFF, Role
+from evbill.accounts.tables import ApiKeyRow, UserRow
 from evbill.store.database import Database
 
 __all__ = [
     "API_KEY_PREFIX",
-    "STAFF",
+    "ApiKeyHolder",
     "ApiKeyIssued",
     "DuplicateUser",
+    "Identity",
     "InvalidUser",
     "Profile",
-    "Role",
     "UnknownUser",
     "UserError",
     "UserService",
+    "WrongPassword",
     "hash_key_secret",
 ]
 
@@ -42,15 +45,6 @@ log = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 API_KEY_PREFIX = "evk_"
-
-
-class Role(StrEnum):
-    DRIVER = "driver"
-    OPERATOR_ADMIN = "operator_admin"
-    FINANCE = "finance"
-
-
-STAFF = (Role.OPERATOR_ADMIN, Role.FINANCE)
 
 
 class UserError(ValueError):
@@ -67,6 +61,10 @@ class DuplicateUser(UserError):
 
 class UnknownUser(UserError):
     """No such user (or API key) in the caller's scope."""
+
+
+class WrongPassword(UserError):
+    """The current password given to change it does not match."""
 
 
 def hash_key_secret(secret: str) -> str:
@@ -90,6 +88,26 @@ class ApiKeyIssued:
     secret: str  # shown once
     role: str
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an enabled user is to every caller: role, operator network (staff) and the account
+    their id tokens bill to (`id_tokens.account`)."""
+
+    user_id: str
+    role: Role
+    operator_id: str | None
+    token_account: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyHolder:
+    """Who a live API key speaks for: staff of one operator's network, in one role."""
+
+    key_id: str
+    role: Role
+    operator_id: str
 
 
 class UserService:
@@ -141,6 +159,33 @@ class UserService:
         if user is None or not self._passwords.verify(stored, password):
             return None
         return user
+
+    def identity(self, user_id: str) -> Identity | None:
+        """The enabled user `user_id`, or None (unknown or disabled)."""
+        with self._db.read_sessions() as s:
+            user = s.get(UserRow, user_id)
+        if user is None or user.disabled:
+            return None
+        return Identity(user.id, Role(user.role), user.operator_id, user.token_account)
+
+    def change_password(self, user_id: str, current: str, new: str) -> None:
+        """Check `current` and store `new` (same rules as sign-up). Ending the user's sign-in
+        sessions is the caller's (the HTTP layer's) part."""
+        with self._db.read_sessions() as s:
+            user = s.get(UserRow, user_id)
+            stored = None if user is None else user.password_hash
+        if not self._passwords.verify(stored, current):
+            raise WrongPassword("current_password: wrong password")
+        try:
+            hashed = self._passwords.hash(new)
+        except WeakPassword as exc:
+            raise InvalidUser(str(exc)) from None
+        with self._db.sessions() as s, s.begin():
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise UnknownUser("user: not found")
+            row.password_hash = hashed
+        log.info("user.password_changed user_id=%s", user_id)
 
     def _profile(self, user: UserRow) -> Profile:
         c = self._cipher
@@ -195,6 +240,20 @@ class UserService:
             s.add(row)
         log.info("api_key.issued key_id=%s operator_id=%s role=%s", key_id, operator_id, role)
         return ApiKeyIssued(key_id, f"{API_KEY_PREFIX}{key_id}.{secret}", role.value, label)
+
+    def api_key(self, presented: str) -> ApiKeyHolder | None:
+        """The live key `presented` (`evk_<key id>.<secret>`) is, or None: unknown, revoked or
+        a wrong secret (the secret is compared in constant time)."""
+        key_id, _, secret = presented.removeprefix(API_KEY_PREFIX).partition(".")
+        if not presented.startswith(API_KEY_PREFIX) or not key_id or not secret:
+            return None
+        with self._db.read_sessions() as s:
+            row = s.get(ApiKeyRow, key_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.secret_hash, hash_key_secret(secret)):
+            return None
+        return ApiKeyHolder(row.id, Role(row.role), row.operator_id)
 
     def keys(self, operator_id: str) -> list[ApiKeyRow]:
         with self._db.read_sessions() as s:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+import evbill.accounts.tables
 import evbill.api.tables
 import evbill.invoicing.tables
 import evbill.payments.tables  # noqa: F401

@@ -18,23 +18,23 @@ from typing import Any
 from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired
 
-from evbill.accounts.users import API_KEY_PREFIX, STAFF, Role, hash_key_secret
+from evbill.accounts.roles import Role
+from evbill.accounts.tables import UserRow
+from evbill.accounts.users import API_KEY_PREFIX
 from evbill.api.context import ApiContext, context_of
 from evbill.api.problems import Forbidden, LoginRequired, Unauthorized
 from evbill.api.signins import is_live, open_session
-from evbill.api.tables import ApiKeyRow, UserRow
+from evbill.api.users import users_of
 
 __all__ = [
-    "API_KEY_PREFIX",
     "COOKIE_NAME",
-    "STAFF",
     "Allow",
     "Principal",
     "Public",
-    "Role",
+    "cookie_principal",
     "csrf_token",
-    "hash_key_secret",
     "issue_token",
+    "new_cookie",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,28 +75,20 @@ def _user_principal(ctx: ApiContext, user_id: Any, via: str, nonce: str = "",
         return None
     cached = ctx.users.get(user_id)
     if cached is None:
-        with ctx.db.read_sessions() as s:
-            user = s.get(UserRow, user_id)
-            if user is None or user.disabled:
-                return None
-            cached = (Role(user.role), user.operator_id, user.token_account)
+        identity = users_of(ctx).identity(user_id)
+        if identity is None:
+            return None
+        cached = (identity.role, identity.operator_id, identity.token_account)
         ctx.users.put(user_id, cached)
     role, operator_id, account = cached
     return Principal(role, user_id, operator_id, account, via, nonce, str(session))
 
 
 def _api_key_principal(ctx: ApiContext, presented: str) -> Principal | None:
-    body = presented[len(API_KEY_PREFIX):]
-    key_id, _, secret = body.partition(".")
-    if not key_id or not secret:
+    holder = users_of(ctx).api_key(presented)
+    if holder is None:
         return None
-    with ctx.db.read_sessions() as s:
-        row = s.get(ApiKeyRow, key_id)
-        if row is None or row.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(row.secret_hash, hash_key_secret(secret)):
-            return None
-        return Principal(Role(row.role), None, row.operator_id, None, "api_key")
+    return Principal(holder.role, None, holder.operator_id, None, "api_key")
 
 
 def _token_user(ctx: ApiContext, token: str) -> tuple[Any, Any]:
@@ -196,6 +188,3 @@ class Public:
 
     def __call__(self) -> None:
         return None
-
-
-ALL_ROLES = (Role.DRIVER, Role.OPERATOR_ADMIN, Role.FINANCE)

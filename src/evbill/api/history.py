@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam
 from sqlalchemy.orm import Session
 
 from evbill.accounts.credentials import account_credentials
-from evbill.api.auth import Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Principal
 from evbill.api.pagination import Window, encode_cursor, keyset
 from evbill.api.problems import NotFound
 from evbill.api.ratelimit import TtlCache

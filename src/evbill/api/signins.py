@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from evbill.accounts.users import WrongPassword
 from evbill.api.context import ApiContext
 from evbill.api.problems import Unauthorized
 from evbill.api.security_tables import AuthSessionRow
-from evbill.api.tables import UserRow
+from evbill.api.users import users_of
 
 __all__ = ["change_password", "is_live", "open_session", "revoke", "revoke_all"]
 
@@ -64,15 +65,11 @@ def _revoke_where(ctx: ApiContext, now: datetime, condition: object) -> int:
 
 
 def change_password(ctx: ApiContext, user_id: str, current: str, new: str) -> None:
-    """Check `current`, store `new` (same rules as sign-up) and end every session of the user."""
-    with ctx.db.read_sessions() as s:
-        user = s.get(UserRow, user_id)
-        stored = None if user is None else user.password_hash
-    if not ctx.passwords.verify(stored, current):
-        raise Unauthorized("current_password: wrong password")
-    hashed = ctx.passwords.hash(new)  # WeakPassword: the caller answers 422
-    with ctx.db.sessions() as s, s.begin():
-        row = s.get(UserRow, user_id)
-        assert row is not None
-        row.password_hash = hashed
+    """Check `current`, store `new` (`UserService.change_password`: same rules as sign-up)
+    and end every session of the user. A wrong current password answers 401; the user
+    service's other errors (a weak new password) are the caller's to translate."""
+    try:
+        users_of(ctx).change_password(user_id, current, new)
+    except WrongPassword as exc:
+        raise Unauthorized(str(exc)) from None
     revoke_all(ctx, user_id)

@@ -1,57 +1,20 @@
-"""API tables on the shared `Base`: users (drivers, operator staff), API keys, ad hoc payment
-links, tariff ownership, customer-group tariffs (money itself lives in `payments`) and the
-sign-in limiter's attempts.
+"""API tables on the shared `Base`: tariff ownership, customer-group tariffs and the sign-in
+limiter's attempts. (Users and API keys are `evbill.accounts.tables`; ad hoc payment links and
+money are `evbill.payments.tables`.)
 
-Personal fields (`*_enc`) are Fernet ciphertext; `email_lookup` is a keyed hash. The index on
-`sessions(id_token, started_at, id)` serves a driver's paged history.
+The index on `sessions(id_token, started_at, id)` serves a driver's paged history.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evbill.payments.tables import AdhocPaymentRow  # its home now; kept importable here
-from evbill.store.tables import Base, IdTokenRow, SessionRow
+from evbill.store.tables import Base, SessionRow
 
-__all__ = [
-    "AdhocPaymentRow",
-    "ApiKeyRow",
-    "GroupTariffRow",
-    "LoginFailureRow",
-    "TariffOwnerRow",
-    "UserRow",
-]
-
-
-class UserRow(Base):
-    __tablename__ = "api_users"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16))  # driver | operator_admin | finance
-    operator_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    email_lookup: Mapped[str] = mapped_column(String(64), unique=True)
-    email_enc: Mapped[str] = mapped_column(Text)
-    name_enc: Mapped[str] = mapped_column(Text)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    token_account: Mapped[str] = mapped_column(String(128), unique=True)  # id_tokens.account
-    group_id: Mapped[str | None] = mapped_column(String(64))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
-
-
-class ApiKeyRow(Base):
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    operator_id: Mapped[str] = mapped_column(String(128), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    label: Mapped[str] = mapped_column(String(100))
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
+__all__ = ["GroupTariffRow", "LoginFailureRow", "TariffOwnerRow"]
 
 
 class TariffOwnerRow(Base):
@@ -98,6 +61,3 @@ SESSIONS_BY_TOKEN = Index(
     SessionRow.__table__.c.started_at,
     SessionRow.__table__.c.id,
 )
-
-# A driver's cards: id tokens by account.
-TOKENS_BY_ACCOUNT = Index("ix_id_tokens_account", IdTokenRow.__table__.c.account)

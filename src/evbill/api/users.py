@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from evbill.accounts.tables import UserRow
 from evbill.accounts.users import DuplicateUser, InvalidUser, UnknownUser, UserService
 from evbill.api.context import ApiContext
 from evbill.api.problems import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
-from evbill.api.tables import UserRow
 
 __all__ = ["sign_in", "translated", "users_of"]
 

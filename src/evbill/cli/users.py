@@ -75,7 +75,8 @@ def users_add(
         "--password-stdin", help="read the password from the first line of stdin")] = False,
 ) -> None:
     """Create a staff user (password prompted, or --password-stdin; 10 to 256 characters)."""
-    from evbill.accounts.users import Role, UserError
+    from evbill.accounts.roles import Role
+    from evbill.accounts.users import UserError
 
     password = _password(password_stdin)
     with _users() as users:

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from evbill.api.auth import COOKIE_NAME, Public, Role, cookie_principal, new_cookie
+from evbill.accounts.roles import Role
+from evbill.accounts.tables import UserRow
+from evbill.api.auth import COOKIE_NAME, Public, cookie_principal, new_cookie
 from evbill.api.context import context_of
 from evbill.api.problems import Problem
 from evbill.api.signins import revoke
-from evbill.api.tables import UserRow
 from evbill.api.users import sign_in, translated, users_of
 from evbill.portal.csrf import CsrfCheck
 from evbill.portal.page import page

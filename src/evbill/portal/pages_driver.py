@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from evbill.api.auth import Allow, Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.commands import driver_card, start_charging, stop_charging
 from evbill.api.context import context_of
 from evbill.api.documents import account_documents, document_file

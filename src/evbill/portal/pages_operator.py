@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 
-from evbill.api.auth import STAFF, Allow, Principal, Role
+from evbill.accounts.roles import STAFF, Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.network import network_stations, revenue_by_day
 from evbill.api.plainwords import describe_tariff

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from evbill.accounts.profiles import CustomerProfile, ProfileError, ProfileStore
-from evbill.api.auth import Allow, Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.portal.csrf import CsrfCheck
 from evbill.portal.page import page

@@ -31,7 +31,7 @@ def create_login(db: Database, settings: Settings, provider: SandboxProvider,
                  role: str, operator: str | None = None) -> DemoLogin:
     """A user who can sign in to the portal with `email` and `password` (`role`: driver,
     operator_admin or finance; staff need their `operator` network)."""
-    from evbill.api.auth import Role
+    from evbill.accounts.roles import Role
     from evbill.api.context import ApiContext
     from evbill.api.settings import ApiSettings, resolve_secrets
     from evbill.api.users import users_of

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy import select
 
+from evbill.accounts.roles import Role
 from evbill.accounts.tokens import ClaimRefused, TokenRegistry
-from evbill.api.auth import Allow, Principal, Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.idempotency import claim_key
 from evbill.api.params import Name, RowId

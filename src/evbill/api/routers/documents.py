@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from evbill.api.auth import Allow, Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.documents import account_documents, document_file
 from evbill.api.params import Name

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from evbill.api.auth import Allow, Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.commands import driver_card, start_charging, stop_charging
 from evbill.api.context import context_of
 from evbill.api.history import (

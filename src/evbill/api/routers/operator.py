@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from evbill.api.auth import STAFF, Allow, Principal, Role
+from evbill.accounts.roles import STAFF, Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.commands import stop_charging
 from evbill.api.context import context_of
 from evbill.api.history import (

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
-from evbill.api.auth import STAFF, Allow, Principal, Role
+from evbill.accounts.roles import STAFF, Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.idempotency import claim_key
 from evbill.api.params import Name, OptionalInstant

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from evbill.accounts.profiles import CustomerProfile, ProfileError, ProfileStore
-from evbill.api.auth import Allow, Principal, Role
+from evbill.accounts.roles import Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.problems import BadRequest
 

@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from evbill.accounts.roles import Role
 from evbill.accounts.tokens import TokenError, TokenRegistry
-from evbill.accounts.users import Profile, Role
+from evbill.accounts.users import Profile
 from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.problems import BadRequest, Conflict

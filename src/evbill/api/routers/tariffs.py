@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from evbill.api.auth import STAFF, Allow, Principal, Role
+from evbill.accounts.roles import STAFF, Role
+from evbill.api.auth import Allow, Principal
 from evbill.api.context import context_of
 from evbill.api.params import Name
 from evbill.api.plainwords import describe_tariff

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 # The live models are the target `alembic check` compares a migrated database with; every
 # package's tables register on the one `Base`. (The migrations themselves import none of them.)
 import evbill.accounts.profiles
+import evbill.accounts.tables
 import evbill.api.security_tables
 import evbill.api.tables
 import evbill.invoicing.chain_tables
