@@ -23,7 +23,12 @@ from evbill.invoicing.pdf import FACTURX_FILENAME
 from evbill.invoicing.render_html import render_html
 from evbill.invoicing.repository import load_document
 from evbill.invoicing.seed import SeedPlan, seed_month
-from evbill.invoicing.settings import get_invoicing_settings
+from evbill.invoicing.settings import (
+    InvoicingSettings,
+    IssuerNotConfigured,
+    check_issuer,
+    get_invoicing_settings,
+)
 from evbill.invoicing.tables import BillingRunItemRow, DocumentRow
 from evbill.invoicing.ubl import to_ubl
 from evbill.payments.mandates import Mandates
@@ -154,6 +159,9 @@ def test_sepa_checks_are_the_banks_checks() -> None:
     assert check_creditor_id("DE98ZZZ09999999999") == CREDITOR
     with pytest.raises(Invalid, match="check digits"):
         check_creditor_id("DE97ZZZ09999999999")
+    check_issuer(InvoicingSettings(sepa_creditor_id=CREDITOR))
+    with pytest.raises(IssuerNotConfigured, match="EVBILL_INVOICE_SEPA_CREDITOR_ID"):
+        check_issuer(InvoicingSettings(sepa_creditor_id="DE97ZZZ09999999999"))
 
 
 def test_a_mandate_invoice_is_collected_by_direct_debit_and_passes_en16931(
