@@ -110,7 +110,9 @@ def check_issuer(settings: InvoicingSettings) -> None:
         try:
             check_creditor_id(settings.sepa_creditor_id)
         except Invalid as exc:
-            raise IssuerNotConfigured(f"invoicing: EVBILL_INVOICE_{exc.detail}") from None
+            reason = exc.detail.removeprefix("sepa_creditor_id: ")
+            raise IssuerNotConfigured(f"invoicing: EVBILL_INVOICE_SEPA_CREDITOR_ID: {reason}"
+                                      ) from None  # fmt: skip
 
 @lru_cache(maxsize=1)
 def get_invoicing_settings() -> InvoicingSettings:
