@@ -1,4 +1,4 @@
-"""`evbill accounts add | default | list`: how each account's station sessions pay.
+"""`evbill accounts add | default | list | mandate`: how each account's station sessions pay.
 
 A token added with `evbill tokens add UID --account A` pays as account A's mode says; accounts
 without a mode follow the network default (`evbill accounts default --mode postpaid`).
@@ -138,3 +138,72 @@ def list_(database: DatabaseOption = None) -> None:
         typer.echo(f"{account}\t{mode}")
     if not rows:
         console.print("no account has a payment mode; no network default")
+
+
+@accounts_app.command("mandate")
+def mandate(
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="Account name, e.g. acme.")],
+    reference: Annotated[str | None, typer.Option(
+        "--reference", help="Mandate reference (up to 35 of A-Z a-z 0-9 / - ? : ( ) . , ' +).")
+    ] = None,
+    iban: Annotated[str | None, typer.Option(
+        "--iban", help="The debtor's IBAN (checked; shown masked, last four only).")] = None,
+    signed: Annotated[str | None, typer.Option(
+        "--signed", metavar="YYYY-MM-DD", help="Date the customer signed the mandate.")] = None,
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Revoke the account's active mandate (its next invoices ask for a "
+                         "credit transfer).")] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Store, revoke or show an account's SEPA direct debit mandate.
+
+    With an active mandate the account's monthly invoices are collected by SEPA direct debit
+    (payment means 59: mandate reference, the issuer's creditor id EVBILL_INVOICE_SEPA_CREDITOR_ID,
+    the debtor's IBAN); without one they ask for a credit transfer (58). A new reference for the
+    account replaces its mandate; the same one again changes nothing. Without options: show."""
+    from datetime import date
+
+    from evbill.payments.mandates import Mandates
+
+    storing = (reference, iban, signed)
+    if revoke and (iban is not None or signed is not None):
+        raise fail("--revoke takes no --iban or --signed (only --reference, to name the mandate)")
+    if not revoke and any(v is not None for v in storing) and None in storing:
+        raise fail("a mandate needs --reference, --iban and --signed")
+    signed_on = None
+    if signed is not None:
+        try:
+            signed_on = date.fromisoformat(signed)
+        except ValueError:
+            raise fail(f"--signed: {signed[:20]!r} is not a date YYYY-MM-DD") from None
+    with _modes(database) as modes:
+        mandates = Mandates(modes.db, modes.clock)
+        if revoke:
+            revoked = mandates.revoke(account, reference)
+            if revoked is None:
+                named = f" {reference}" if reference else ""
+                console.print(f"{account}: no active mandate{named}", highlight=False)
+            else:
+                console.print(f"{account}: mandate {revoked} revoked; its invoices ask for a "
+                              "credit transfer", highlight=False)
+            return
+        if reference is None or iban is None or signed_on is None:
+            listed = mandates.of_account(account)
+            for one in listed:
+                typer.echo(str(one))
+            if not listed:
+                console.print(f"{account}: no mandate", highlight=False)
+            return
+        outcome = mandates.set(account, reference, iban, signed_on)
+        stored = mandates.active(account)
+    assert stored is not None
+    console.print(f"{stored}: {outcome}", highlight=False)
+    _warn_without_creditor_id()
+
+
+def _warn_without_creditor_id() -> None:
+    from evbill.invoicing.settings import get_invoicing_settings
+
+    if not get_invoicing_settings().sepa_creditor_id:
+        console.print("warning: EVBILL_INVOICE_SEPA_CREDITOR_ID is not set; invoices of this "
+                      "account cannot be issued until it is", highlight=False)

@@ -89,12 +89,12 @@ def _issue_one(service: InvoicingService, period: BillingPeriod, worker: str,
         item = _claim(s, period)
         if item is None:
             return False
-        at = now()
+        at, item_id = now(), item.id  # read before a rollback expires the row
         try:
             doc = service.issue_invoice_in(s, item.account_id, item.currency, period, at)
         except DocumentError as exc:
-            s.rollback()
-            _fail(service, item.id, worker, str(exc), at)
+            s.rollback()  # touching `item` now would begin a new write transaction (SQLite:
+            _fail(service, item_id, worker, str(exc), at)  # the lock `_fail` then waits for)
             report.failed += 1
             return None
         item.status, item.worker, item.finished_at = "done", worker, at

@@ -34,6 +34,9 @@ from evbill.invoicing.settings import InvoicingSettings, get_invoicing_settings
 from evbill.invoicing.sources import charged_session, customer_party, uninvoiced_sessions
 from evbill.invoicing.tables import BillingCustomerRow, DocumentRow, DocumentSessionRow
 from evbill.invoicing.vat_rounding import book_vat_rounding
+from evbill.payments.mandates import active_mandate
+from evbill.payments.refusals import Invalid
+from evbill.payments.sepa import check_creditor_id
 from evbill.payments.tables import PaymentChargeRow, PaymentRefundRow
 from evbill.store.database import Database
 
@@ -158,7 +161,7 @@ class InvoicingService:
         for country in sorted(by_country, key=lambda c: (c != home, c)):
             doc = compose_invoice(issue, period, by_country[country], currency=currency,
                                   payment_days=self.settings.payment_days,
-                                  **self._invoice_means())  # fmt: skip
+                                  **self._invoice_means(s, account))  # fmt: skip
             first = min(b.local_start.date() for b in doc.sessions)
             docs.append(doc if first >= doc.period_start else _from(doc, first))
         return docs
@@ -169,9 +172,27 @@ class InvoicingService:
         docs = self.compose_invoices_in(s, account, currency, period, now)
         return docs[0] if docs else None
 
-    def _invoice_means(self) -> dict[str, Any]:
-        """A postpaid invoice is paid by credit transfer to the issuer's account (BR-61): SEPA
-        (58) to an IBAN, else a local credit transfer (30) to the account number."""
+    def _invoice_means(self, s: Session, account: str) -> dict[str, Any]:
+        """A postpaid invoice is collected by SEPA direct debit (59) while the account has an
+        active mandate (BT-89 mandate, BT-90 creditor id, BT-91 debited IBAN); otherwise it is
+        paid by credit transfer to the issuer's account (BR-61): SEPA (58) to an IBAN, else a
+        local credit transfer (30) to the account number."""
+        mandate = active_mandate(s, account)
+        if mandate is not None:
+            creditor = self.settings.sepa_creditor_id
+            if creditor:
+                try:
+                    creditor = check_creditor_id(creditor)
+                except Invalid as exc:
+                    raise DocumentError(exc.detail) from None
+            else:
+                raise DocumentError(
+                    f"sepa_creditor_id: account {account} pays by SEPA direct debit (mandate "
+                    f"{mandate.reference}), which needs the issuer's SEPA creditor identifier "
+                    "(EVBILL_INVOICE_SEPA_CREDITOR_ID)")
+            return {"payment_means": "59", "payment_details": {
+                "mandate": mandate.reference, "creditor_id": creditor,
+                "debtor_iban": mandate.debtor_iban, "debtor_last4": mandate.debtor_iban[-4:]}}
         iban = self.settings.issuer_iban
         if not iban:
             raise DocumentError("issuer.iban: a postpaid invoice asks for a SEPA credit "

@@ -16,6 +16,8 @@ from evbill.invoicing.model import DocumentError, Party
 from evbill.invoicing.numbering import DEFAULT_TEMPLATE
 from evbill.invoicing.vat import VatTable
 from evbill.invoicing.vat_rules import VatRules
+from evbill.payments.refusals import Invalid
+from evbill.payments.sepa import check_creditor_id
 
 __all__ = ["InvoicingSettings", "IssuerNotConfigured", "check_issuer", "get_invoicing_settings"]
 
@@ -99,10 +101,18 @@ def check_issuer(settings: InvoicingSettings) -> None:
         raise IssuerNotConfigured(
             "invoicing: the issuer is the placeholder (Musterstraße 1, DE000000000); set "
             "EVBILL_INVOICE_ISSUER_NAME, _ISSUER_STREET, _ISSUER_POSTCODE, _ISSUER_CITY, "
-            "_ISSUER_COUNTRY, _ISSUER_VAT_ID (and _ISSUER_IBAN for transfers), or "
+            "_ISSUER_COUNTRY, _ISSUER_VAT_ID (and _ISSUER_IBAN for transfers, "
+            "_SEPA_CREDITOR_ID for direct debits), or "
             "EVBILL_INVOICE_DEMO=true for a demo")
     settings.issuer()  # the name and country must be valid
     settings.vat_rules()
+    if settings.sepa_creditor_id:
+        try:
+            check_creditor_id(settings.sepa_creditor_id)
+        except Invalid as exc:
+            reason = exc.detail.removeprefix("sepa_creditor_id: ")
+            raise IssuerNotConfigured(f"invoicing: EVBILL_INVOICE_SEPA_CREDITOR_ID: {reason}"
+                                      ) from None  # fmt: skip
 
 @lru_cache(maxsize=1)
 def get_invoicing_settings() -> InvoicingSettings:

@@ -4,7 +4,7 @@ dunning, processed webhooks and the audit trail. No card number or CVC has a col
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ __all__ = [
     "PaymentAuthorizationRow",
     "PaymentChargeRow",
     "PaymentDunningRow",
+    "PaymentMandateRow",
     "PaymentMethodRow",
     "PaymentRefundRow",
     "PaymentWalletMovementRow",
@@ -312,3 +313,23 @@ class SettlementFailureRow(Base):
     last_failed_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+
+
+class PaymentMandateRow(Base):
+    """A SEPA direct debit mandate a postpaid account signed (`evbill accounts mandate`): its
+    invoices are collected by direct debit (UNTDID 4461 code 59) while it is active.
+    `active_account` is the account while the mandate is active and NULL once revoked, so an
+    account has at most one active mandate (unique; NULLs do not collide)."""
+
+    __tablename__ = "payment_mandates"
+    __table_args__ = (CheckConstraint("status IN ('active', 'revoked')", name="status"),)
+
+    reference: Mapped[str] = mapped_column(String(35), primary_key=True)
+    account: Mapped[str] = mapped_column(String(128), index=True)
+    active_account: Mapped[str | None] = mapped_column(String(128), unique=True)
+    debtor_iban: Mapped[str] = mapped_column(String(34))
+    signed_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
