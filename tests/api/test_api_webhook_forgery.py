@@ -104,6 +104,19 @@ def test_secrets_are_generated_per_installation_and_private(tmp_path: Path) -> N
     assert upgraded.sandbox_webhook_secret is not None
 
 
+def test_api_apart_refuses_to_start_with_a_public_secret(tmp_path: Path) -> None:
+    """`evbill api` (the API in its own workers, with a real processor) refuses a published
+    webhook secret as `evbill serve` does, before it creates or serves anything."""
+    env = {**os.environ, "EVBILL_DATA_DIR": str(tmp_path), "EVBILL_PAYMENT_PROVIDER": "stripe",
+           "EVBILL_STRIPE_WEBHOOK_SECRET": OLD_PUBLIC_SECRET, "EVBILL_API_PORT": "0"}
+    done = subprocess.run([sys.executable, "-m", "evbill", "api"], env=env, timeout=60,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0, done.stdout
+    assert "EVBILL_STRIPE_WEBHOOK_SECRET" in done.stdout + done.stderr
+    assert "refusing to start" in done.stdout + done.stderr
+    assert not (tmp_path / "evbill.sqlite3").exists()
+
+
 def test_serve_refuses_to_start_with_the_public_secret(tmp_path: Path) -> None:
     env = {**os.environ, "EVBILL_DATA_DIR": str(tmp_path),
            "EVBILL_API_SANDBOX_WEBHOOK_SECRET": OLD_PUBLIC_SECRET,

@@ -21,7 +21,7 @@ from evbill.api.workers import WorkerSetupError, reuseport_socket, run_workers
 from evbill.cli import app
 
 STRIPE_ENV = {"EVBILL_PAYMENT_PROVIDER": "stripe", "EVBILL_STRIPE_SECRET_KEY": "sk_test_unused",
-              "EVBILL_STRIPE_WEBHOOK_SECRET": "whsec_unused"}  # fmt: skip
+              "EVBILL_STRIPE_WEBHOOK_SECRET": "whsec_workers_test_4f1c9a2e7b"}  # fmt: skip
 
 
 def _port() -> int:

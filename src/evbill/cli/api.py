@@ -23,8 +23,8 @@ def api_command(
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """Serve the REST API and portal without the OCPP gateway (see `evbill serve --no-api`)."""
-    from evbill.api.settings import ApiSettings, resolve_secrets
     from evbill.api.workers import WorkerSetupError, run_workers
+    from evbill.cli.serve import installation_secrets
     from evbill.config import get_settings
     from evbill.payments.config import PaymentProviderSettings
     from evbill.store.migrate import ensure_schema
@@ -36,9 +36,10 @@ def api_command(
         raise fail("EVBILL_PAYMENT_PROVIDER=sandbox: the sandbox processor keeps its holds in "
                    "the memory of one process, so the API must run beside the gateway — use "
                    "`evbill serve`, or configure a real processor (stripe) to run the API apart")
+    # Resolved once here, so the workers read the same keys instead of racing to create them;
+    # a publicly known value is refused, as `evbill serve` refuses it.
+    installation_secrets(settings)
     ensure_schema(settings.resolved_database_url)
-    # Resolved once here, so the workers read the same keys instead of racing to create them.
-    resolve_secrets(ApiSettings(), settings.data_dir)
     bind_host, bind_port = host or settings.api_host, port or settings.api_port
     console.print(f"evbill: API and portal on http://{bind_host}:{bind_port} "
                   f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)

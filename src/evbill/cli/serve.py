@@ -88,7 +88,7 @@ async def _serve_api(settings: Settings, db: Database, sandbox: SandboxProvider 
     await serve_api(api, settings.api_host, settings.api_port, stop)
 
 
-def _installation_secrets(settings: Settings) -> ApiSettings:
+def installation_secrets(settings: Settings) -> ApiSettings:
     """The API's secrets (generated once per installation when unset); refuses to go on with
     a publicly known value, so nobody can sign a webhook with a secret from the docs."""
     from evbill.api.settings import (
@@ -163,7 +163,7 @@ def serve(
                    "anyone who reaches the port can act as any station; for lab use only")
         log.warning("serve.security_profile_0 %s", warning)
         console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    api_secrets = _installation_secrets(settings)
+    api_secrets = installation_secrets(settings)
     url = settings.resolved_database_url
     ensure_schema(url)
     db = Database.open(url, echo=settings.database_echo)
