@@ -27,7 +27,7 @@ from evbill.payments.refusals import Invalid
 from evbill.payments.tables import PaymentAccountModeRow, PaymentTokenBindingRow
 from evbill.store.database import Database
 
-__all__ = ["ACCOUNT_MODES", "DEFAULT", "AccountModes", "account_binding", "token_account"]
+__all__ = ["ACCOUNT_MODES", "DEFAULT", "AccountModes", "account_binding"]
 
 ACCOUNT_MODES = ("postpaid", "wallet")
 #: The row holding the network default (not a valid account name: `*` is no ledger segment).
@@ -35,15 +35,10 @@ DEFAULT = "*"
 _DRIVER, _ADHOC = "driver.", "adhoc."
 
 
-def token_account(s: Session, id_token: str) -> str | None:
-    """The account a presented token belongs to: the accounts package's one look-up."""
-    return account_of(s, id_token)
-
-
 def account_binding(s: Session, id_token: str, now: datetime) -> PaymentTokenBindingRow | None:
     """Steps 2 and 3 of the module's rule for a token without its own binding: an unsaved
     binding row (mode and account) for the session billing hooks, or None."""
-    account = token_account(s, id_token)
+    account = account_of(s, id_token)
     if not account or account.startswith(_ADHOC):
         return None
     mode = s.scalar(select(PaymentAccountModeRow.mode)

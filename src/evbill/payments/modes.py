@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evbill.accounts.credentials import account_credentials
-from evbill.payments.account_modes import token_account
+from evbill.accounts.credentials import account_credentials, account_of
 from evbill.payments.app_context import PaymentsApp
 from evbill.payments.model import WalletBelowMinimum
 from evbill.payments.refusals import PaymentRefused
@@ -67,7 +66,7 @@ def token_payment(s: Session, id_token: str) -> TokenPayment | None:
     binding = s.get(PaymentTokenBindingRow, id_token)
     if binding is not None:
         return TokenPayment(binding.mode, binding.account, bound=True)
-    account = token_account(s, id_token)
+    account = account_of(s, id_token)
     if account is None or not account.startswith(DRIVER_PREFIX):
         return None
     return TokenPayment(account_mode(s, account), account, bound=False)

@@ -20,10 +20,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
-from evbill.accounts.credentials import credential_key
+from evbill.accounts.credentials import account_of, credential_key
 from evbill.invoicing.settings import InvoicingSettings
 from evbill.money import Money
-from evbill.payments.account_modes import account_binding, token_account
+from evbill.payments.account_modes import account_binding
 from evbill.payments.charges import ChargeSource, running_cost
 from evbill.payments.context import log
 from evbill.payments.model import (
@@ -261,7 +261,7 @@ class SessionBilling:
         if not session.id_token:
             return None
         with self.db.read_sessions() as r:
-            account = token_account(r, session.id_token)
+            account = account_of(r, session.id_token)
             if not account:
                 return None
             claimed = select(SessionPaymentRow.reference).where(

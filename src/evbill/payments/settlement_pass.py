@@ -134,7 +134,7 @@ def _settle_drivers(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]
         due = list(s.execute(
             select(CdrRow.id, CdrRow.session_id, SessionRow.station_id, IdTokenRow.value)
             .join(SessionRow, SessionRow.id == CdrRow.session_id)
-            .join(IdTokenRow, _driver_token_join())
+            .join(IdTokenRow, session_credential())
             .where(IdTokenRow.account.like(f"{DRIVER_PREFIX}%"), ~hooked,
                    SessionRow.state == "rated",  # a held session waits for its review
                    or_(~paid, failures.retry_due(CdrRow.id, ctx.clock())),
@@ -150,11 +150,6 @@ def _settle_drivers(ctx: PaymentsApp, failures: SettlementFailures) -> list[str]
                         partial(_settle_driver, ctx, cdr_id, session_id, payment)):
             done.append(cdr_id)
     return done
-
-
-def _driver_token_join() -> Any:
-    """How a session finds its driver's card: the accounts package's one credential join."""
-    return session_credential()
 
 
 def _settle_driver(ctx: PaymentsApp, cdr_id: str, session_id: int,
