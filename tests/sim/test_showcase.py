@@ -6,9 +6,14 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import select
+
 from evbill.cli.demo import EXAMPLES, _live_tables
+from evbill.config import sqlite_url_for
 from evbill.sim.fleet import run_fleet
 from evbill.sim.showcase import DEMO_FLEET, run_showcase
+from evbill.store.database import Database
+from evbill.store.tables import StationRow
 
 
 async def test_the_demo_fleet_is_recorded_and_billed(tmp_path: Path) -> None:
@@ -41,3 +46,11 @@ async def test_the_demo_fleet_is_recorded_and_billed(tmp_path: Path) -> None:
     fleet = money.stories.fleet  # the receivable ends at the invoice's total (VAT rounding)
     assert fleet.invoice_total == fleet.receivable
     assert abs(fleet.invoice_total.amount - fleet.posted.amount) <= Decimal("0.05")
+    # every station ends on the registry's keyed hash (the scheme the gateway verifies)
+    db = Database.open(sqlite_url_for(result.data_dir))
+    try:
+        with db.read_sessions() as r:
+            hashes = list(r.scalars(select(StationRow.password_hash)))
+    finally:
+        db.dispose()
+    assert len(hashes) == 6 and all((h or "").startswith("hmac_sha256$") for h in hashes)

@@ -25,7 +25,7 @@ from evbill.config import Settings, sqlite_url_for
 from evbill.invoicing.model import Party
 from evbill.metering.ocmf import public_key_hex
 from evbill.money import Money
-from evbill.ocpp.auth import StoreCredentials, hash_station_password, verify_station_password
+from evbill.ocpp.auth import StoreCredentials
 from evbill.ocpp.server import Gateway, GatewayConfig
 from evbill.sessions.service import SessionService
 from evbill.sessions.tariff_book import TariffBook
@@ -48,7 +48,6 @@ from evbill.sim.signing import station_meter_key
 from evbill.store.database import Database
 from evbill.store.migrate import ensure_schema
 from evbill.store.outbox import StationCommandOutbox
-from evbill.store.tables import StationRow
 
 __all__ = ["DEMO_FLEET", "AuditOutcome", "MoneyResult", "ShowcaseResult", "StationSummary",
            "audit_hook", "run_showcase"]
@@ -153,12 +152,6 @@ def register_fleet(db: Database, config: FleetConfig, examples: Path, now: datet
         stations.set_meter_key(sid, public_key_hex(station_meter_key(sid)))
         book.add(dc_json if kind == "DC" else ac_json, now=now, station_id=sid,
                  valid_from=now - timedelta(days=365))
-    with db.sessions() as s, s.begin():
-        for sid, _ in kinds:
-            row = s.get(StationRow, sid)
-            if row is not None and row.password_hash is not None and not \
-                    verify_station_password(password, row.password_hash):
-                row.password_hash = hash_station_password(password)  # the gateway's scheme
 
 
 def bind_fleet_tokens(world: MoneyWorld, config: FleetConfig, driver: str,
