@@ -13,7 +13,7 @@ twice, as `evbill stations import` does it (`read_stations` + `StationImporter.r
 - the second run finds every station unchanged (the idempotent re-run).
 
 Printed: wall-clock per phase and per station, the time spent hashing passwords (timed around
-each call of the hashing function the import uses, summed over the hashing threads) and in
+each call of the hashing function the import uses) and in
 the database inserts, then the
 wall-clock of one `evbill stations add` and one `evbill stations import` of a single-row
 file in a fresh process (start-up and schema check included). On PostgreSQL the given
@@ -119,13 +119,12 @@ def main() -> None:
     db.dispose()
 
     n = args.stations
-    workers = min(8, os.cpu_count() or 1)
     total = t2 - t0
     print(f"database: {url.split('://')[0]}, {n:,} stations "
           f"({sum(len(s.evses) for s in specs):,} EVSEs)")
     print(f"parse + check rows        {t1 - t0:8.3f} s")
     print(f"first import (register)   {t2 - t1:8.3f} s  ({(t2 - t1) / n * 1000:.2f} ms/station)")
-    print(f"  hashing, summed over {workers} threads {hashing:8.3f} s  ({hash_each * 1000:.2f} "
+    print(f"  password hashing        {hashing:8.3f} s  ({hash_each * 1000:.3f} "
           f"ms/password, {real_hash.__module__}.{real_hash.__name__})")
     print(f"  database inserts        {inserting:8.3f} s  ({inserting / n * 1000:.3f} ms/station)")
     print(f"re-run (all unchanged)    {t3 - t2:8.3f} s")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -205,8 +204,8 @@ def test_two_importers_of_the_same_rows_register_each_station_once(db: Database)
     assert len(new) == 3 and report.errors == [] and report.unchanged == []
     other = StationImporter(db).run(specs[:2], errors, now=utc_now())  # wins CS-A1 and CS-A2
     assert other.added == ["CS-A1", "CS-A2"]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        late._add_batch(new, utc_now(), pool, report)  # the batch insert collides
+    key = installation_secret(db, STATION_PASSWORD_KEY)
+    late._add_batch(new, utc_now(), key, report)  # the batch insert collides
     assert sorted(report.unchanged) == ["CS-A1", "CS-A2"] and report.added == ["CS-A3"]
     assert set(report.generated) == {"CS-A3"} and report.errors == []
 

@@ -25,14 +25,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -315,23 +312,21 @@ class StationImporter:
             report.errors.sort(key=lambda e: e.line)
             return report
         report.written = True
-        # Hashes are computed on every core (hashlib releases the GIL); with the keyed scheme
-        # they cost microseconds, so this matters only for very large files.
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for start in range(0, len(new), BATCH):
-                self._add_batch(new[start:start + BATCH], now, pool, report)
-                progress(len(new[start:start + BATCH]))
+        # the registry's own scheme: a keyed HMAC under the installation's station key (read
+        # once per run; each hash then costs microseconds)
+        key = installation_secret(self._db, STATION_PASSWORD_KEY)
+        for start in range(0, len(new), BATCH):
+            self._add_batch(new[start:start + BATCH], now, key, report)
+            progress(len(new[start:start + BATCH]))
         report.errors.sort(key=lambda e: e.line)
         log.info("stations.imported added=%d unchanged=%d refused=%d", len(report.added),
                  len(report.unchanged), len(report.errors))  # fmt: skip
         return report
 
-    def _add_batch(self, chunk: Sequence[StationSpec], now: datetime, pool: ThreadPoolExecutor,
+    def _add_batch(self, chunk: Sequence[StationSpec], now: datetime, key: bytes,
                    report: ImportReport) -> None:  # fmt: skip
         passwords = [spec.password or self._generate() for spec in chunk]
-        # the registry's own scheme: a keyed HMAC under the installation's station key
-        keyed = partial(hash_password, key=installation_secret(self._db, STATION_PASSWORD_KEY))
-        hashes = list(pool.map(keyed, passwords))
+        hashes = [hash_password(password, key=key) for password in passwords]
         try:
             with self._db.sessions() as s, s.begin():
                 self._insert(s, chunk, hashes, now)
