@@ -19,7 +19,7 @@ from evbill.invoicing.ubl import to_ubl
 from evbill.invoicing.vat_rounding import adjustment_key
 from evbill.ledger.merkle import DailyRoot
 from evbill.ledger.proof_check import check_proof
-from evbill.ledger.tables import EntryRow, TransactionRow
+from evbill.ledger.store import sql_unit_of_work
 from evbill.payments.tables import PaymentAuthorizationRow, PaymentChargeRow, PaymentRefundRow
 from evbill.sim.money_world import MoneyWorld
 
@@ -153,12 +153,10 @@ def check_documents(world: MoneyWorld, files: dict[str, tuple[Path, ...]],
 def _rounding_booked(world: MoneyWorld, source_key: str) -> Decimal:
     """What the invoice's VAT rounding adjustment moved on the customer's receivable (0 when
     none was booked), read from the ledger, not recomputed."""
-    with world.db.read_sessions() as r:
-        amounts = r.scalars(select(EntryRow.amount)
-                            .join(TransactionRow, TransactionRow.id == EntryRow.transaction_id)
-                            .where(TransactionRow.idempotency_key == adjustment_key(source_key),
-                                   EntryRow.account.like("asset:receivable:%")))
-        return sum((Decimal(a) for a in amounts), Decimal(0))
+    with sql_unit_of_work(world.db)() as uow:
+        entries = uow.repo.entries_of_key(adjustment_key(source_key))
+    return sum((Decimal(e.amount) for e in entries
+                if e.account.startswith("asset:receivable:")), Decimal(0))
 
 
 def _payment_transaction(world: MoneyWorld, receipt: str) -> str | None:

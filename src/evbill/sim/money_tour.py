@@ -30,7 +30,6 @@ from evbill.invoicing.billing_run import prepare_run, work
 from evbill.invoicing.compose import BillingPeriod
 from evbill.invoicing.model import Party
 from evbill.invoicing.tables import DocumentRow
-from evbill.ledger.tables import EntryRow
 from evbill.money import Money
 from evbill.payments.tables import (
     PaymentAuthorizationRow,
@@ -263,11 +262,11 @@ def bill_month(world: MoneyWorld, day: date, at: datetime) -> list[str]:
 
 
 def receivable_balance(world: MoneyWorld, account: str, currency: str) -> Money:
-    """The customer's receivable as the ledger holds it."""
-    with world.db.read_sessions() as r:
-        amounts = r.scalars(select(EntryRow.amount).where(
-            EntryRow.account == f"asset:receivable:{account}", EntryRow.currency == currency))
-        return Money(sum((Decimal(a) for a in amounts), Decimal(0)), currency)
+    """The customer's receivable as the ledger's trial balance holds it."""
+    name = f"asset:receivable:{account}"
+    return Money(next((line.balance for line in world.ledger.trial_balance().lines
+                       if line.account == name and line.currency == currency), Decimal(0)),
+                 currency)
 
 
 def postpaid_total(world: MoneyWorld, account: str) -> Money:
