@@ -1,12 +1,15 @@
 """The official EN 16931 validation rules (CEN/TC 434 XSLT) run with Saxon-HE (`saxonche`).
 
-The artefacts live beside the repository in `../shared/data/en16931/` (see its README); a
-missing copy fails the tests that need it, it never skips them. Compiling a stylesheet takes
+The artefacts live beside the repository in `../shared/data/en16931/` (see its README;
+`_artefacts` says where else they are looked for); a missing copy fails the tests that need
+it, it never skips them. Compiling a stylesheet takes
 seconds, so each is compiled once per process (`Validator.load`).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,15 +22,33 @@ __all__ = ["ARTEFACTS", "Failure", "Validator", "validator"]
 _REPO = Path(__file__).resolve().parents[2]
 
 
+def _local_origin() -> Path | None:
+    """The checkout this one was cloned from, when that is a folder on this machine."""
+    try:
+        url = subprocess.run(["git", "-C", str(_REPO), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout
+    except OSError:
+        return None
+    origin = Path(url.strip().removeprefix("file://")) if url.strip() else None
+    return origin if origin is not None and origin.is_absolute() and origin.is_dir() else None
+
+
 def _artefacts() -> Path:
-    """`../shared/data/en16931` beside the repository; in a git worktree (its `.git` is a file
-    naming the main checkout's git directory) beside the main checkout as well."""
+    """`EVBILL_EN16931_DIR` when set; else `../shared/data/en16931` beside the repository, beside
+    the main checkout of a git worktree (its `.git` is a file naming the main checkout's git
+    directory), or beside the local checkout a clone was made from."""
+    configured = os.environ.get("EVBILL_EN16931_DIR")
+    if configured:
+        return Path(configured)
     candidates = [_REPO.parent / "shared" / "data" / "en16931"]
     git = _REPO / ".git"
     if git.is_file():
         gitdir = Path(git.read_text().partition("gitdir:")[2].strip())
         if gitdir.parent.name == "worktrees":
             candidates.append(gitdir.parents[2].parent / "shared" / "data" / "en16931")
+    origin = _local_origin()
+    if origin is not None:
+        candidates.append(origin.parent / "shared" / "data" / "en16931")
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
